@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import LoupeModel
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure speed and memory.",
+        discussion: """
+        Example:
+          loupe bench forward --tokens 64 --repeat 5
+        """,
+        subcommands: [BenchForward.self])
+}
+
+struct BenchForward: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "forward",
+        abstract: "Time the forward pass with the full activation cache and with none.",
+        discussion: """
+        Runs a fixed English text cut to --tokens tokens (BOS first) --repeat
+        times each way and reports the medians, the load time, and the peak
+        resident memory of the process.
+
+        Example:
+          loupe bench forward --tokens 64 --repeat 5 --json
+        """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Prompt length in tokens.") var tokens = 64
+    @Option(help: "Runs per measurement; the median is reported.") var `repeat` = 5
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        guard tokens > 0 else { throw ValidationError("--tokens must be at least 1") }
+        guard `repeat` > 0 else { throw ValidationError("--repeat must be at least 1") }
+    }
+
+    struct Output: Encodable {
+        let tokens: Int
+        let median_ms_full_cache: Double
+        let median_ms_no_cache: Double
+        let tokens_per_second: Double
+        let load_ms: Double
+        let peak_rss_mb: Double
+    }
+
+    static let text = """
+    The lighthouse keeper climbed the spiral stairs every evening at dusk, counting the steps \
+    as his father had taught him. Two hundred and twelve. At the top he trimmed the wick, \
+    polished the great lens until it shone, and watched the ships slip past the rocks below. \
+    Nobody had told him that the light would be automated next spring, and he did not ask.
+    """
+
+    func run() throws {
+        let model = try modelOptions.load()
+        var ids = model.tokenize(Self.text)
+        let body = model.tokenizer.encode(" " + Self.text)
+        while ids.count < tokens { ids += body }
+        ids = Array(ids.prefix(tokens))
+        try model.validate(ids)
+
+        _ = try model.forward(ids, hooks: .none) // warm-up: page in weights, size BLAS buffers
+        func median(_ hooks: HookFilter) throws -> Double {
+            var times: [Double] = []
+            for _ in 0 ..< `repeat` {
+                let start = DispatchTime.now().uptimeNanoseconds
+                _ = try model.forward(ids, hooks: hooks)
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            }
+            times.sort()
+            return times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
+        }
+        let full = try median(.all)
+        let none = try median(.none)
+        let out = Output(tokens: tokens, median_ms_full_cache: full, median_ms_no_cache: none,
+                         tokens_per_second: Double(tokens) / (full / 1000), load_ms: model.loadSeconds * 1000,
+                         peak_rss_mb: peakResidentMB())
+        if json {
+            print(try jsonLine(out))
+        } else {
+            print("\(model.name), \(tokens) tokens, median of \(`repeat`)")
+            print(String(format: "  forward, full cache   %8.1f ms  (%.0f tokens/s)", full, out.tokens_per_second))
+            print(String(format: "  forward, no cache     %8.1f ms", none))
+            print(String(format: "  load                  %8.1f ms", out.load_ms))
+            print(String(format: "  peak resident memory  %8.1f MB", out.peak_rss_mb))
+        }
+    }
+}
+
+/// Peak resident set size of this process, in MB.
+func peakResidentMB() -> Double {
+    var usage = rusage()
+    #if os(Linux)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    #else
+    getrusage(RUSAGE_SELF, &usage)
+    #endif
+    #if os(Linux)
+    return Double(usage.ru_maxrss) / 1024 // kilobytes on Linux
+    #else
+    return Double(usage.ru_maxrss) / 1_048_576 // bytes on macOS
+    #endif
+}

@@ -1,0 +1,87 @@
+import Foundation
+
+/// Everything that can go wrong while loading or running a model.
+///
+/// Messages are one line, lower case, quote the subject, and where there is
+/// something to do, say it.
+public enum ModelError: Error, Equatable, CustomStringConvertible, LocalizedError {
+    /// No file or folder at the path.
+    case fileNotFound(path: String)
+    /// The default model has not been fetched into the cache yet.
+    case defaultModelMissing(path: String)
+    /// The file exists but could not be opened or mapped.
+    case unreadable(path: String, reason: String)
+    /// The file is neither GGUF nor safetensors (nor a Hugging Face folder).
+    case unknownFormat(path: String, found: String)
+    /// The file ends before a value that its own structure promises.
+    case truncated(path: String, offset: Int, expected: String)
+    /// A value read from the file is outside its valid range.
+    case corrupt(path: String, offset: Int, detail: String)
+    /// The file describes an architecture this runtime does not implement.
+    case unsupportedArchitecture(path: String, architecture: String)
+    /// A tensor is stored in a type this runtime cannot dequantize.
+    case unsupportedTensorType(path: String, tensor: String, type: String)
+    /// A tensor the architecture needs is absent.
+    case missingTensor(path: String, tensor: String)
+    /// A tensor has a different shape than the configuration implies.
+    case badTensorShape(path: String, tensor: String, expected: [Int], found: [Int])
+    /// A metadata key or config field the architecture needs is absent or ill-typed.
+    case missingMetadata(path: String, key: String)
+    /// The tokenizer description is missing or malformed.
+    case badTokenizer(path: String, detail: String)
+    /// A prompt that tokenizes to no tokens at all.
+    case emptyPrompt
+    /// More tokens than the model's context window.
+    case promptTooLong(tokens: Int, context: Int)
+    /// A token id outside the vocabulary.
+    case tokenOutOfVocabulary(id: Int, vocabularySize: Int)
+    /// A hook pattern that names no hook point of this model.
+    case unknownHook(pattern: String, example: String)
+    /// The forward pass produced NaN or infinity.
+    case nonFiniteActivation(hook: String, position: Int)
+    /// An output file could not be written.
+    case writeFailed(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .fileNotFound(path):
+            return "no model at '\(path)': give a GGUF file, a .safetensors file, or a Hugging Face model folder"
+        case let .defaultModelMissing(path):
+            return "the default model is not in the cache ('\(path)'): fetch it with 'make setup' or 'scripts/setup.sh model', or pass --model"
+        case let .unreadable(path, reason):
+            return "cannot read '\(path)': \(reason)"
+        case let .unknownFormat(path, found):
+            return "'\(path)' is neither GGUF nor safetensors (it starts with \(found))"
+        case let .truncated(path, offset, expected):
+            return "'\(path)' is truncated or corrupt: at byte \(offset) expected \(expected), but the file ends"
+        case let .corrupt(path, offset, detail):
+            return "'\(path)' is corrupt at byte \(offset): \(detail)"
+        case let .unsupportedArchitecture(path, architecture):
+            return "'\(path)': architecture '\(architecture)' is not supported (supported: llama, gpt2)"
+        case let .unsupportedTensorType(path, tensor, type):
+            return "'\(path)': tensor '\(tensor)' has type \(type), which Loupe cannot dequantize (supported: \(GGMLType.supportedNames))"
+        case let .missingTensor(path, tensor):
+            return "'\(path)' has no tensor '\(tensor)'"
+        case let .badTensorShape(path, tensor, expected, found):
+            return "'\(path)': tensor '\(tensor)' has shape \(found), expected \(expected)"
+        case let .missingMetadata(path, key):
+            return "'\(path)' lacks '\(key)'"
+        case let .badTokenizer(path, detail):
+            return "tokenizer in '\(path)': \(detail)"
+        case .emptyPrompt:
+            return "the prompt is empty: give some text with --prompt or ids with --ids"
+        case let .promptTooLong(tokens, context):
+            return "the prompt has \(tokens) tokens but the model's context holds \(context): shorten it"
+        case let .tokenOutOfVocabulary(id, size):
+            return "token id \(id) is outside the vocabulary (valid ids are 0 to \(size - 1))"
+        case let .unknownHook(pattern, example):
+            return "hook pattern '\(pattern)' matches no hook point (for example '\(example)'; see 'loupe inspect')"
+        case let .nonFiniteActivation(hook, position):
+            return "the forward pass produced NaN or infinity at '\(hook)', position \(position): the model weights may be corrupt"
+        case let .writeFailed(path, reason):
+            return "cannot write '\(path)': \(reason)"
+        }
+    }
+
+    public var errorDescription: String? { description }
+}

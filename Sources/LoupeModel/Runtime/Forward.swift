@@ -1,0 +1,152 @@
+/// The result of a forward pass.
+public struct ForwardResult: Sendable {
+    /// The token ids that were run.
+    public let ids: [Int]
+    /// [T, V] logits; position t predicts token t + 1. Nil when the pass
+    /// stopped early at a block.
+    public let logits: Tensor?
+    /// The hook points that were asked for.
+    public let cache: ActivationCache
+}
+
+extension Model {
+    /// Runs the model on `ids`, recording the hook points `hooks` selects.
+    /// With `lastBlock`, stops after that block (no final norm, no logits).
+    /// Throws for empty or over-long input, ids outside the vocabulary, and
+    /// NaN or infinite activations (naming the first hook where they appear).
+    public func forward(_ ids: [Int], hooks: HookFilter = .all, lastBlock: Int? = nil) throws -> ForwardResult {
+        try validate(ids)
+        let want = try hooks.resolve(config)
+        let c = config, w = weights
+        let t = ids.count, d = c.dModel, m = c.dMLP
+        let qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim
+        let stopAt = min(lastBlock ?? c.layers - 1, c.layers - 1)
+        var cache = ActivationCache()
+        func record(_ hook: HookPoint, _ data: [Float]) {
+            if want.contains(hook) { cache.record(hook, Tensor(shape: hook.shape(config: c, tokens: t), data: data)) }
+        }
+
+        // Residual stream x [T, d].
+        var x = [Float](repeating: 0, count: t * d)
+        w.tokenEmbedding.withUnsafeBufferPointer { e in
+            for (p, id) in ids.enumerated() {
+                for j in 0 ..< d { x[p * d + j] = e[id * d + j] }
+            }
+        }
+        record(.embed, x)
+        if let pos = w.positionEmbedding {
+            let posRows = Array(pos[0 ..< t * d])
+            record(.posEmbed, posRows)
+            for i in 0 ..< t * d { x[i] += posRows[i] }
+        }
+
+        let rotary = c.architecture == .llama
+            ? rotaryTables(positions: t, rotaryDims: c.ropeDimensions, theta: c.ropeTheta) : nil
+
+        // Scratch buffers, reused by every block.
+        var h = [Float](repeating: 0, count: t * d)        // normed input [T, d]
+        var q = [Float](repeating: 0, count: t * qDim)     // [T, H, hd]
+        var k = [Float](repeating: 0, count: t * kvDim)    // [T, Hkv, hd]
+        var v = [Float](repeating: 0, count: t * kvDim)    // [T, Hkv, hd]
+        var pattern = [Float](repeating: 0, count: c.heads * t * t) // [H, T, T]
+        var z = [Float](repeating: 0, count: t * qDim)     // [T, H, hd]
+        var out = [Float](repeating: 0, count: t * d)      // block output [T, d]
+        var pre = [Float](repeating: 0, count: t * m)      // [T, m]
+        var up = [Float](repeating: 0, count: t * m)       // [T, m]
+        var post = [Float](repeating: 0, count: t * m)     // [T, m]
+
+        for l in 0 ... stopAt {
+            let b = w.blocks[l]
+            record(.residPre(l), x)
+
+            // Attention.
+            norm(x, b.attnNorm, b.attnNormBias, into: &h, rows: t)
+            project(h, b.wq, b.bq, into: &q, rows: t, in: d, out: qDim)
+            project(h, b.wk, b.bk, into: &k, rows: t, in: d, out: kvDim)
+            project(h, b.wv, b.bv, into: &v, rows: t, in: d, out: kvDim)
+            record(.q(l), q)
+            record(.k(l), k)
+            record(.v(l), v)
+            if let rotary {
+                rotary.cos.withUnsafeBufferPointer { cs in
+                    rotary.sin.withUnsafeBufferPointer { sn in
+                        applyRotary(&q, rows: t, heads: c.heads, headDim: c.headDim, rotaryDims: c.ropeDimensions,
+                                    cos: cs.baseAddress!, sin: sn.baseAddress!)
+                        applyRotary(&k, rows: t, heads: c.kvHeads, headDim: c.headDim, rotaryDims: c.ropeDimensions,
+                                    cos: cs.baseAddress!, sin: sn.baseAddress!)
+                    }
+                }
+                record(.rotQ(l), q)
+                record(.rotK(l), k)
+            }
+            causalAttention(q: q, k: k, v: v, pattern: &pattern, z: &z,
+                            rows: t, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim)
+            record(.pattern(l), pattern)
+            record(.z(l), z)
+            project(z, b.wo, b.bo, into: &out, rows: t, in: qDim, out: d)
+            record(.attnOut(l), out)
+            for i in 0 ..< t * d { x[i] += out[i] }
+            record(.residMid(l), x)
+
+            // MLP.
+            norm(x, b.mlpNorm, b.mlpNormBias, into: &h, rows: t)
+            if let gate = b.wGate {
+                project(h, gate, nil, into: &pre, rows: t, in: d, out: m)
+                project(h, b.wUp, nil, into: &up, rows: t, in: d, out: m)
+                for i in 0 ..< t * m { post[i] = silu(pre[i]) * up[i] }
+                record(.mlpPre(l), pre)
+                record(.mlpPreLinear(l), up)
+            } else {
+                project(h, b.wUp, b.bUp, into: &pre, rows: t, in: d, out: m)
+                for i in 0 ..< t * m { post[i] = geluTanh(pre[i]) }
+                record(.mlpPre(l), pre)
+            }
+            record(.mlpPost(l), post)
+            project(post, b.wDown, b.bDown, into: &out, rows: t, in: m, out: d)
+            record(.mlpOut(l), out)
+            for i in 0 ..< t * d { x[i] += out[i] }
+            record(.residPost(l), x)
+            try checkFinite(x, hook: .residPost(l), width: d, cache: cache)
+        }
+
+        guard stopAt == c.layers - 1 else {
+            return ForwardResult(ids: ids, logits: nil, cache: cache)
+        }
+        norm(x, w.finalNorm, w.finalNormBias, into: &h, rows: t)
+        record(.lnFinal, h)
+        var logits = [Float](repeating: 0, count: t * c.vocabularySize)
+        project(h, w.unembedding, nil, into: &logits, rows: t, in: d, out: c.vocabularySize)
+        try checkFinite(logits, hook: .logits, width: c.vocabularySize, cache: cache)
+        let logitsTensor = Tensor(shape: [t, c.vocabularySize], data: logits)
+        if want.contains(.logits) { cache.record(.logits, logitsTensor) }
+        return ForwardResult(ids: ids, logits: logitsTensor, cache: cache)
+    }
+
+    private func norm(_ x: [Float], _ weight: [Float], _ bias: [Float]?, into y: inout [Float], rows t: Int) {
+        let d = config.dModel, eps = config.normEpsilon
+        if let bias {
+            layerNorm(x, weight, bias, &y, rows: t, dim: d, eps: eps)
+        } else {
+            rmsNorm(x, weight, &y, rows: t, dim: d, eps: eps)
+        }
+    }
+
+    private func project(_ x: [Float], _ w: [Float], _ bias: [Float]?, into y: inout [Float], rows t: Int, in n: Int, out m: Int) {
+        if let bias {
+            bias.withUnsafeBufferPointer { linear(x, w, $0.baseAddress, &y, rows: t, in: n, out: m) }
+        } else {
+            linear(x, w, nil, &y, rows: t, in: n, out: m)
+        }
+    }
+
+    /// Throws when `values` holds NaN or infinity, naming the earliest recorded
+    /// hook at which the first bad position went bad.
+    private func checkFinite(_ values: [Float], hook: HookPoint, width: Int, cache: ActivationCache) throws {
+        var sum: Float = 0
+        for v in values { sum += v * 0 }
+        guard !sum.isFinite else { return }
+        let position = (values.firstIndex { !$0.isFinite } ?? 0) / width
+        let first = cache.order.first { h in cache[h]!.data.contains { !$0.isFinite } } ?? hook
+        throw ModelError.nonFiniteActivation(hook: first.name, position: position)
+    }
+}
