@@ -37,7 +37,7 @@ let package = Package(
         .testTarget(
             name: "LoupeModelTests",
             dependencies: ["LoupeModel"],
-            resources: [.copy("Fixtures")]),
+            exclude: ["Fixtures"]),
         .testTarget(
             name: "LoupeCLITests",
             dependencies: ["LoupeCLI", "LoupeModel"]),

@@ -26,6 +26,9 @@ struct InputOptions: ParsableArguments {
     @Flag(name: .customLong("no-bos"), help: "Do not prepend the BOS token to --prompt.")
     var noBOS = false
 
+    @Flag(help: "Match control tokens such as <|im_start|> written in --prompt (for chat templates).")
+    var special = false
+
     func validate() throws {
         if prompt == nil && ids == nil { throw ValidationError("give the input with --prompt TEXT or --ids 1,2,3") }
         if prompt != nil && ids != nil { throw ValidationError("give either --prompt or --ids, not both") }
@@ -40,7 +43,7 @@ struct InputOptions: ParsableArguments {
         } else {
             let text = prompt ?? ""
             guard !text.isEmpty else { throw ModelError.emptyPrompt }
-            result = model.tokenize(text, bos: noBOS ? false : nil)
+            result = model.tokenize(text, bos: noBOS ? false : nil, parseSpecial: special)
         }
         try model.validate(result)
         return result

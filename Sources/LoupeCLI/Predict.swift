@@ -49,8 +49,8 @@ struct Predict: ParsableCommand {
         var positions: [Position] = []
         for p in 0 ..< ids.count {
             let row = logits.row(p)
-            let lse = logSumExp(row)
-            let best = topK(row, k)
+            let lse = Logits.logSumExp(row)
+            let best = Logits.topK(row, k)
             positions.append(Position(
                 top: best.map { Candidate(id: $0, token: model.tokenizer.displayText(of: $0), logit: row[row.startIndex + $0],
                                           prob: Float(exp(Double(row[row.startIndex + $0]) - Double(lse)))) },
@@ -69,27 +69,4 @@ struct Predict: ParsableCommand {
             print("\(String(p).padding(toLength: 4, withPad: " ", startingAt: 0)) \(label) → \(preds)")
         }
     }
-}
-
-/// log Σ exp(x), in Float64.
-func logSumExp(_ x: ArraySlice<Float>) -> Float {
-    let m = x.max() ?? 0
-    var s: Double = 0
-    for v in x { s += exp(Double(v - m)) }
-    return m + Float(log(s))
-}
-
-/// Indices of the k largest values, largest first (ties: lower index first).
-func topK(_ x: ArraySlice<Float>, _ k: Int) -> [Int] {
-    var best: [(Float, Int)] = []
-    best.reserveCapacity(k + 1)
-    for (i, v) in x.enumerated() {
-        if best.count < k || v > best[best.count - 1].0 {
-            var j = best.count
-            while j > 0 && best[j - 1].0 < v { j -= 1 }
-            best.insert((v, i), at: j)
-            if best.count > k { best.removeLast() }
-        }
-    }
-    return best.map(\.1)
 }

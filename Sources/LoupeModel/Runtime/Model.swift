@@ -90,10 +90,11 @@ public final class Model: Sendable {
     }
 
     /// Token ids of a text prompt, with BOS prepended when `bos` is set (by
-    /// default, when the model family expects it).
+    /// default, when the model family expects it) and the text does not
+    /// already start with it (a chat template written with `parseSpecial`).
     public func tokenize(_ text: String, bos: Bool? = nil, parseSpecial: Bool = false) -> [Int] {
         let body = tokenizer.encode(text, parseSpecial: parseSpecial)
-        if bos ?? prependsBOS, let b = tokenizer.bosId { return [b] + body }
+        if bos ?? prependsBOS, let b = tokenizer.bosId, body.first != b { return [b] + body }
         return body
     }
 
