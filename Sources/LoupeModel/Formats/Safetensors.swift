@@ -40,6 +40,9 @@ public final class SafetensorsFile {
     public init(path: String) throws {
         file = try MappedFile(path: path)
         self.path = path
+        guard file.bytes.count >= 8 else {
+            throw ModelError.unknownFormat(path: path, found: GGUFFile.describeStart(file.bytes))
+        }
         var r = ByteReader(path: path, bytes: file.bytes)
         let headerLength = try r.read(UInt64.self, "the 8-byte safetensors header length")
         guard headerLength >= 2, headerLength < 100_000_000 else {

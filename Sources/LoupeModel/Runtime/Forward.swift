@@ -15,6 +15,10 @@ extension Model {
     /// Throws for empty or over-long input, ids outside the vocabulary, and
     /// NaN or infinite activations (naming the first hook where they appear).
     public func forward(_ ids: [Int], hooks: HookFilter = .all, lastBlock: Int? = nil) throws -> ForwardResult {
+        try run(ids, hooks: hooks, lastBlock: lastBlock, checkFinite: true)
+    }
+
+    private func run(_ ids: [Int], hooks: HookFilter, lastBlock: Int?, checkFinite check: Bool) throws -> ForwardResult {
         try validate(ids)
         let want = try hooks.resolve(config)
         let c = config, w = weights
@@ -106,7 +110,7 @@ extension Model {
             record(.mlpOut(l), out)
             for i in 0 ..< t * d { x[i] += out[i] }
             record(.residPost(l), x)
-            try checkFinite(x, hook: .residPost(l), width: d, cache: cache)
+            if check { try checkFinite(x, hook: .residPost(l), width: d, ids: ids, cache: cache) }
         }
 
         guard stopAt == c.layers - 1 else {
@@ -116,7 +120,7 @@ extension Model {
         record(.lnFinal, h)
         var logits = [Float](repeating: 0, count: t * c.vocabularySize)
         project(h, w.unembedding, nil, into: &logits, rows: t, in: d, out: c.vocabularySize)
-        try checkFinite(logits, hook: .logits, width: c.vocabularySize, cache: cache)
+        if check { try checkFinite(logits, hook: .logits, width: c.vocabularySize, ids: ids, cache: cache) }
         let logitsTensor = Tensor(shape: [t, c.vocabularySize], data: logits)
         if want.contains(.logits) { cache.record(.logits, logitsTensor) }
         return ForwardResult(ids: ids, logits: logitsTensor, cache: cache)
@@ -139,14 +143,29 @@ extension Model {
         }
     }
 
-    /// Throws when `values` holds NaN or infinity, naming the earliest recorded
-    /// hook at which the first bad position went bad.
-    private func checkFinite(_ values: [Float], hook: HookPoint, width: Int, cache: ActivationCache) throws {
-        var sum: Float = 0
-        for v in values { sum += v * 0 }
-        guard !sum.isFinite else { return }
+    /// Throws when `values` holds NaN or infinity, naming the first hook
+    /// point (in forward order) where a non-finite value appears.
+    private func checkFinite(_ values: [Float], hook: HookPoint, width: Int, ids: [Int], cache: ActivationCache) throws {
+        var probe: Float = 0
+        for v in values { probe += v * 0 } // stays 0 unless some v is NaN or ±inf
+        guard !probe.isFinite else { return }
+        // Look for the culprit among the hooks recorded so far; when this
+        // block's hooks were not asked for, run the block again recording them.
+        var trace = cache
+        if let l = hook.layer, trace[.mlpPre(l)] == nil,
+           let rerun = try? run(ids, hooks: .matching(["blocks.\(l).*"]), lastBlock: l, checkFinite: false) {
+            trace = rerun.cache
+        }
+        let t = ids.count
+        for h in trace.order {
+            let tensor = trace[h]!
+            if let i = tensor.data.firstIndex(where: { !$0.isFinite }) {
+                // Patterns are [H, T, T] (query second); everything else is [T, ...].
+                let position = if case .pattern = h { (i / t) % t } else { i / (tensor.count / t) }
+                throw ModelError.nonFiniteActivation(hook: h.name, position: position)
+            }
+        }
         let position = (values.firstIndex { !$0.isFinite } ?? 0) / width
-        let first = cache.order.first { h in cache[h]!.data.contains { !$0.isFinite } } ?? hook
-        throw ModelError.nonFiniteActivation(hook: first.name, position: position)
+        throw ModelError.nonFiniteActivation(hook: hook.name, position: position)
     }
 }

@@ -1,4 +1,3 @@
-import CBLAS
 import Foundation
 
 // Forward operations of the transformer, on raw row-major buffers.
@@ -9,8 +8,8 @@ import Foundation
 @inline(__always)
 func linear(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
             _ y: UnsafeMutablePointer<Float>, rows t: Int, in n: Int, out m: Int, accumulate: Bool = false) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(m), Int32(n),
-                1, x, Int32(n), w, Int32(n), accumulate ? 1 : 0, y, Int32(m))
+    BLAS.sgemm(transA: false, transB: true, m: t, n: m, k: n, alpha: 1, a: x, lda: n, b: w, ldb: n,
+               beta: accumulate ? 1 : 0, c: y, ldc: m)
     if let bias {
         for r in 0 ..< t {
             let row = y + r * m
@@ -93,17 +92,17 @@ func causalAttention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: Unsafe
                      rows t: Int, heads: Int, kvHeads: Int, headDim hd: Int) {
     let group = heads / kvHeads
     let scale = 1 / Float(hd).squareRoot()
-    let qStride = Int32(heads * hd), kvStride = Int32(kvHeads * hd)
+    let qStride = heads * hd, kvStride = kvHeads * hd
     for h in 0 ..< heads {
         let g = h / group
         let p = pattern + h * t * t
         // scores [T, T] = q_h · k_gᵀ · scale
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(t), Int32(hd),
-                    scale, q + h * hd, qStride, k + g * hd, kvStride, 0, p, Int32(t))
+        BLAS.sgemm(transA: false, transB: true, m: t, n: t, k: hd, alpha: scale,
+                   a: q + h * hd, lda: qStride, b: k + g * hd, ldb: kvStride, beta: 0, c: p, ldc: t)
         causalSoftmaxRows(p, rows: t)
         // z_h [T, hd] = pattern_h · v_g
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(t), Int32(hd), Int32(t),
-                    1, p, Int32(t), v + g * hd, kvStride, 0, z + h * hd, qStride)
+        BLAS.sgemm(transA: false, transB: false, m: t, n: hd, k: t, alpha: 1,
+                   a: p, lda: t, b: v + g * hd, ldb: kvStride, beta: 0, c: z + h * hd, ldc: qStride)
     }
 }
 

@@ -1,0 +1,34 @@
+# Loupe's project commands. `make gallery` and `make test` do all set-up
+# themselves: system libraries (apt-get when root, otherwise the command to
+# run is printed), the default model (fetched once into the cache), a build.
+#
+# Both build with the same flags (release, testable) so that switching
+# between them never rebuilds: the numeric code is too slow in debug.
+
+SWIFT      ?= swift
+BUILDFLAGS := -c release -Xswiftc -enable-testing
+LOUPE      := .build/release/loupe
+
+.PHONY: all setup build gallery test bench clean
+
+all: gallery
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	$(SWIFT) build $(BUILDFLAGS) --product loupe
+
+gallery: build
+	$(LOUPE) predict --prompt "The Eiffel Tower is in the city of" --top 3
+
+test: setup
+	@scripts/setup.sh test
+	$(SWIFT) build $(BUILDFLAGS) --build-tests
+	$(SWIFT) test $(BUILDFLAGS) --skip-build
+
+bench: build
+	$(LOUPE) bench forward --tokens 64 --repeat 9
+
+clean:
+	rm -rf .build out
