@@ -5,6 +5,14 @@
 /// follows its reference `dequantize_row_*` functions, and the test suite
 /// checks every type against values computed by the `gguf` Python package.
 enum Dequantize {
+    /// `count` values decoded into a new array.
+    static func array(_ type: GGMLType, _ src: UnsafeRawBufferPointer, count: Int) -> [Float] {
+        [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if let base = buffer.baseAddress { run(type, src, base, count: count) }
+            initialized = count
+        }
+    }
+
     static func run(_ type: GGMLType, _ src: UnsafeRawBufferPointer, _ dst: UnsafeMutablePointer<Float>, count: Int) {
         switch type {
         case .f32:

@@ -169,7 +169,6 @@ public final class GGUFFile {
         dataOffset = (r.offset + alignment - 1) / alignment * alignment
         for t in infos {
             let start = dataOffset + t.offset
-            guard t.offset % alignment == 0 || true else { continue }
             if start > file.bytes.count || file.bytes.count - start < t.byteCount {
                 throw ModelError.truncated(path: path, offset: start,
                                            expected: "\(t.byteCount) bytes of tensor '\(t.name)'")
@@ -192,11 +191,7 @@ public final class GGUFFile {
         }
         let start = dataOffset + t.offset
         let raw = UnsafeRawBufferPointer(rebasing: file.bytes[start ..< start + t.byteCount])
-        let data = [Float](unsafeUninitializedCapacity: t.elementCount) { buffer, count in
-            Dequantize.run(t.type, raw, buffer.baseAddress!, count: t.elementCount)
-            count = t.elementCount
-        }
-        return Tensor(shape: t.shape, data: data)
+        return Tensor(shape: t.shape, data: Dequantize.array(t.type, raw, count: t.elementCount))
     }
 
     // MARK: - Parsing helpers

@@ -111,11 +111,7 @@ public final class SafetensorsFile {
         case .bf16: type = .bf16
         default: throw ModelError.unsupportedTensorType(path: path, tensor: name, type: t.dtype)
         }
-        let data = [Float](unsafeUninitializedCapacity: count) { buffer, n in
-            Dequantize.run(type, raw, buffer.baseAddress!, count: count)
-            n = count
-        }
-        return Tensor(shape: t.shape, data: data)
+        return Tensor(shape: t.shape, data: Dequantize.array(type, raw, count: count))
     }
 
     /// The raw int32 values of an I32 tensor.
