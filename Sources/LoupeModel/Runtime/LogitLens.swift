@@ -3,7 +3,7 @@ import Foundation
 /// Helpers on rows of logits.
 public enum Logits {
     /// log Σ exp(x), accumulated in Float64.
-    public static func logSumExp<C: Collection>(_ x: C) -> Float where C.Element == Float {
+    public static func logSumExp(_ x: ArraySlice<Float>) -> Float {
         let m = x.max() ?? 0
         var s: Double = 0
         for v in x { s += exp(Double(v - m)) }
@@ -11,23 +11,29 @@ public enum Logits {
     }
 
     /// softmax(x).
-    public static func probabilities<C: Collection>(_ x: C) -> [Float] where C.Element == Float {
+    public static func probabilities(_ x: ArraySlice<Float>) -> [Float] {
         let lse = Double(logSumExp(x))
         return x.map { Float(exp(Double($0) - lse)) }
     }
 
     /// Offsets (from the start of `x`) of the k largest values, largest
     /// first; ties go to the lower offset.
-    public static func topK<C: Collection>(_ x: C, _ k: Int) -> [Int] where C.Element == Float {
-        var best: [(value: Float, index: Int)] = []
-        best.reserveCapacity(k + 1)
-        for (i, v) in x.enumerated() where best.count < k || v > best[best.count - 1].value {
-            var j = best.count
-            while j > 0, best[j - 1].value < v { j -= 1 }
-            best.insert((v, i), at: j)
-            if best.count > k { best.removeLast() }
+    public static func topK(_ x: ArraySlice<Float>, _ k: Int) -> [Int] {
+        var values: [Float] = [], indices: [Int] = []
+        values.reserveCapacity(k + 1)
+        indices.reserveCapacity(k + 1)
+        x.withUnsafeBufferPointer { p in
+            for i in 0 ..< p.count {
+                let v = p[i]
+                guard values.count < k || v > values[values.count - 1] else { continue }
+                var j = values.count
+                while j > 0, values[j - 1] < v { j -= 1 }
+                values.insert(v, at: j)
+                indices.insert(i, at: j)
+                if values.count > k { values.removeLast(); indices.removeLast() }
+            }
         }
-        return best.map(\.index)
+        return indices
     }
 }
 

@@ -1,0 +1,208 @@
+import Foundation
+import LoupeCore
+import LoupeModel
+import LoupeRender
+
+/// Attention patterns: one head as a labelled query × key map, every head
+/// as small multiples, or a head-score map over layers × heads. Models with
+/// grouped-query attention are shown per query head.
+public struct AttentionView: ViewPlugin {
+    public init() {}
+
+    public static let info = ViewInfo(
+        id: "attention",
+        title: "Attention",
+        summary: "Attention patterns: one head, every head as small multiples, or a head score per layer and head.",
+        options: [
+            OptionDoc("mode", .choice, default: "head", "what to show", allowed: Mode.allCases.map(\.rawValue)),
+            OptionDoc("layer", .int, default: "0", "block of the head (mode=head)"),
+            OptionDoc("head", .int, default: "0", "query head (mode=head)"),
+            OptionDoc("score", .choice, default: "induction", "head score (mode=scores)", allowed: Score.allCases.map(\.rawValue)),
+            OptionDoc("annotate", .bool, default: "false", "write the weights (mode=head) or scores (mode=scores) in the cells"),
+            OptionDoc("colormap", .choice, default: "viridis", "colour map", allowed: ["viridis", "magma", "cividis"]),
+            OptionDoc("title", .string, default: "", "figure title (default: none)"),
+        ],
+        example: ViewExample(prompt: "The cat sat on the mat. The cat sat on the", options: ["mode": "head", "layer": "17", "head": "4"]))
+
+    public enum Mode: String, Codable, Sendable, CaseIterable { case head, grid, scores }
+
+    public enum Score: String, Codable, Sendable, CaseIterable {
+        case previousToken = "previous-token", induction, firstToken = "first-token", entropy
+
+        /// Colorbar label. previous-token: mean weight on position q − 1;
+        /// induction: mean weight on the token after the previous occurrence of
+        /// the query's token; first-token: mean weight on position 0;
+        /// entropy: mean entropy of the query rows.
+        var label: String {
+            switch self {
+            case .previousToken: "previous-token score"
+            case .induction: "induction score"
+            case .firstToken: "first-token score"
+            case .entropy: "entropy (nats)"
+            }
+        }
+    }
+
+    public struct Options: Codable, Sendable {
+        public var mode: Mode = .head
+        public var layer = 0
+        public var head = 0
+        public var score: Score = .induction
+        public var annotate = false
+        public var colormap: Colormap = .viridis
+        public var title = ""
+        public init() {}
+    }
+
+    public static var defaultOptions: Options { Options() }
+
+    public struct Data: Codable, Sendable {
+        public var tokens: [String]
+        public var mode: Mode
+        public var layers: Int
+        public var heads: Int
+        public var kvHeads: Int
+        /// mode=head: the block and query head shown, and its pattern [query][key].
+        public var layer: Int?
+        public var head: Int?
+        public var pattern: [[Double]]?
+        /// mode=grid: [layers][heads][query][key].
+        public var patterns: [[[[Double]]]]?
+        /// mode=scores: the score and its value [layers][heads] (nil where undefined).
+        public var score: Score?
+        public var scores: [[Double?]]?
+    }
+
+    public func analyze(_ input: AnalysisInput, options: Options) throws -> Data {
+        let c = input.model.config
+        let t = input.ids.count
+        func pattern(_ l: Int) throws -> Tensor {
+            guard let p = input.cache[.pattern(l)] else {
+                throw CoreError.invalidInput(view: Self.info.id, detail: "the activation cache lacks blocks.\(l).attn.hook_pattern")
+            }
+            return p
+        }
+        /// [query][key] of head h in a [H, T, T] pattern.
+        func matrix(_ p: Tensor, _ h: Int) -> [[Double]] {
+            (0 ..< t).map { q in (0 ..< t).map { k in Double(p.data[(h * t + q) * t + k]) } }
+        }
+        var data = Data(tokens: input.tokens, mode: options.mode, layers: c.layers, heads: c.heads, kvHeads: c.kvHeads)
+        switch options.mode {
+        case .head:
+            guard (0 ..< c.layers).contains(options.layer) else {
+                throw CoreError.invalidInput(view: Self.info.id, detail: "layer \(options.layer) is out of range (the model has blocks 0 to \(c.layers - 1))")
+            }
+            guard (0 ..< c.heads).contains(options.head) else {
+                throw CoreError.invalidInput(view: Self.info.id, detail: "head \(options.head) is out of range (the model has heads 0 to \(c.heads - 1))")
+            }
+            data.layer = options.layer
+            data.head = options.head
+            data.pattern = matrix(try pattern(options.layer), options.head)
+        case .grid:
+            data.patterns = try (0 ..< c.layers).map { l in
+                let p = try pattern(l)
+                return (0 ..< c.heads).map { matrix(p, $0) }
+            }
+        case .scores:
+            data.score = options.score
+            data.scores = try (0 ..< c.layers).map { l in
+                let p = try pattern(l)
+                return (0 ..< c.heads).map { h in
+                    let s = Self.score(options.score, pattern: matrix(p, h), ids: input.ids)
+                    return s.isFinite ? s : nil
+                }
+            }
+        }
+        return data
+    }
+
+    /// A head score from one pattern [query][key]; NaN when the prompt has no
+    /// position the score is defined at (induction without a repeated token).
+    static func score(_ score: Score, pattern a: [[Double]], ids: [Int]) -> Double {
+        let t = a.count
+        var sum = 0.0, n = 0
+        switch score {
+        case .previousToken:
+            for q in 1 ..< max(1, t) { sum += a[q][q - 1]; n += 1 }
+        case .firstToken:
+            for q in 1 ..< max(1, t) { sum += a[q][0]; n += 1 }
+        case .entropy:
+            for q in 0 ..< t {
+                sum -= a[q][0 ... q].reduce(0) { $1 > 0 ? $0 + $1 * log($1) : $0 }
+                n += 1
+            }
+        case .induction:
+            // Weight from q onto every position j + 1 where ids[j] == ids[q], j < q.
+            for q in 1 ..< max(1, t) {
+                let targets = (0 ..< q - 1).filter { ids[$0] == ids[q] }.map { $0 + 1 }
+                guard !targets.isEmpty else { continue }
+                sum += Set(targets).reduce(0) { $0 + a[q][$1] }
+                n += 1
+            }
+        }
+        return n > 0 ? sum / Double(n) : .nan
+    }
+
+    // MARK: Drawing
+
+    func headMap(_ data: Data, options: Options) -> Heatmap {
+        let p = data.pattern ?? []
+        let t = p.count
+        let values = (0 ..< t).map { q in (0 ..< t).map { k in k <= q ? p[q][k] : .nan } }
+        let text = options.annotate ? values.map { $0.map { $0.isNaN ? "" : String(format: "%.2f", $0) } } : nil
+        let labels = data.tokens.map(TokenText.visible)
+        let title = options.title.isEmpty ? "block \(data.layer ?? 0), head \(data.head ?? 0)" : options.title
+        return Heatmap(values: values, colormap: options.colormap, scale: ColorScale(low: 0, high: 1), cellText: text,
+                       rowLabels: labels, columnLabels: labels, rowTitle: "query (attending from)",
+                       columnTitle: "key (attended to)", colorbarLabel: "attention weight", title: title)
+    }
+
+    func scoreMap(_ data: Data, options: Options) -> Heatmap {
+        let values = (data.scores ?? []).map { $0.map { $0 ?? .nan } }
+        let score = data.score ?? .induction
+        let high = score == .entropy ? max(values.joined().filter(\.isFinite).max() ?? 1, 1e-6) : 1
+        let text = options.annotate ? values.map { $0.map { $0.isNaN ? "" : String(format: "%.2f", $0) } } : nil
+        return Heatmap(values: values, colormap: options.colormap, scale: ColorScale(low: 0, high: high), cellText: text,
+                       rowLabels: (0 ..< data.layers).map { "\($0)" }, columnLabels: (0 ..< data.heads).map { "\($0)" },
+                       rowTitle: "block", columnTitle: "head", colorbarLabel: score.label,
+                       title: options.title.isEmpty ? score.rawValue + " score" : options.title)
+    }
+
+    func grid(_ data: Data, options: Options) -> SmallMultiples {
+        let t = data.tokens.count
+        let panels = (data.patterns ?? []).map { heads in
+            heads.map { p in (0 ..< t).map { q in (0 ..< t).map { k in k <= q ? p[q][k] : .nan } } }
+        }
+        return SmallMultiples(
+            panels: panels, rowLabels: (0 ..< data.layers).map { "\($0)" }, columnLabels: (0 ..< data.heads).map { "\($0)" },
+            rowTitle: "block", columnTitle: "head",
+            title: options.title.isEmpty ? "attention patterns (query ↓, key →)" : options.title,
+            colormap: options.colormap, scale: ColorScale(low: 0, high: 1), colorbarLabel: "attention weight")
+    }
+
+    /// Natural panel size: two points per token, within 18–48 pt.
+    static func panelSize(tokens: Int) -> Double { max(18, min(48, 2.0 * Double(tokens))) }
+
+    public func size(of data: Data, options: Options, theme: Theme, width: Double?, measure: Canvas) -> Size {
+        switch data.mode {
+        case .head:
+            let h = headMap(data, options: options)
+            if let width { return Size(width, h.height(forWidth: width, measure, theme: theme)) }
+            return h.naturalSize(measure, theme: theme)
+        case .scores:
+            let h = scoreMap(data, options: options)
+            if let width { return Size(width, h.height(forWidth: width, measure, theme: theme)) }
+            return h.naturalSize(measure, theme: theme)
+        case .grid:
+            return grid(data, options: options).size(panel: Self.panelSize(tokens: data.tokens.count), width: width, measure, theme: theme)
+        }
+    }
+
+    public func draw(_ data: Data, options: Options, on canvas: Canvas, in frame: Rect, theme: Theme) throws {
+        switch data.mode {
+        case .head: try headMap(data, options: options).draw(canvas, in: frame, theme: theme)
+        case .scores: try scoreMap(data, options: options).draw(canvas, in: frame, theme: theme)
+        case .grid: try grid(data, options: options).draw(canvas, in: frame, theme: theme)
+        }
+    }
+}

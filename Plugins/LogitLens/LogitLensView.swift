@@ -1,0 +1,216 @@
+import Foundation
+import LoupeCore
+import LoupeModel
+import LoupeRender
+
+/// The logit lens (nostalgebraist 2020): every layer's residual stream
+/// decoded through the model's own final norm and unembedding, as if the
+/// model stopped there. Rows are the embedding and the output of every
+/// block; columns are positions; each cell holds the top-1 token, coloured
+/// by a metric.
+public struct LogitLensView: ViewPlugin {
+    public init() {}
+
+    public static let info = ViewInfo(
+        id: "logit-lens",
+        title: "Logit lens",
+        summary: "Top next-token prediction of every layer's residual stream, decoded through the final norm and unembedding.",
+        options: [
+            OptionDoc("metric", .choice, default: "top-prob", "colour of each cell",
+                      allowed: Metric.allCases.map(\.rawValue)),
+            OptionDoc("stride", .int, default: "1", "show every n-th layer (the last is always shown)"),
+            OptionDoc("first", .int, default: "0", "first position shown (negative counts from the end)"),
+            OptionDoc("last", .int, default: "-1", "last position shown (negative counts from the end)"),
+            OptionDoc("flip", .bool, default: "false", "put the final layer at the bottom instead of the top"),
+            OptionDoc("annotate", .bool, default: "true", "write the top-1 token in each cell"),
+            OptionDoc("colormap", .choice, default: "viridis", "colour map", allowed: ["viridis", "magma", "cividis"]),
+            OptionDoc("title", .string, default: "", "figure title (default: none)"),
+        ],
+        example: ViewExample(prompt: "The Eiffel Tower is located in the city of", options: ["metric": "top-prob"]))
+
+    public enum Metric: String, Codable, Sendable, CaseIterable {
+        case topProb = "top-prob", targetProb = "target-prob", targetRank = "target-rank", entropy, klFinal = "kl-final"
+
+        var label: String {
+            switch self {
+            case .topProb: "top-1 probability"
+            case .targetProb: "probability of the true next token"
+            case .targetRank: "rank of the true next token"
+            case .entropy: "entropy (nats)"
+            case .klFinal: "KL(final ‖ layer) (nats)"
+            }
+        }
+    }
+
+    public struct Options: Codable, Sendable {
+        public var metric: Metric = .topProb
+        public var stride = 1
+        public var first = 0
+        public var last = -1
+        public var flip = false
+        public var annotate = true
+        public var colormap: Colormap = .viridis
+        public var title = ""
+        public init() {}
+    }
+
+    public static var defaultOptions: Options { Options() }
+
+    public struct Lens: Codable, Sendable {
+        public var norm: String
+        public var unembedding: String
+    }
+
+    public struct Data: Codable, Sendable {
+        /// Input tokens of the positions shown.
+        public var tokens: [String]
+        /// Their indices in the prompt.
+        public var positions: [Int]
+        /// The token that really follows each position (nil after the last).
+        public var nextTokens: [String?]
+        /// Residual index of each row: 0 is the embedding, l + 1 the output of block l.
+        public var layers: [Int]
+        public var blockCount: Int
+        /// [rows][positions][5]
+        public var topIds: [[[Int]]]
+        public var topTokens: [[[String]]]
+        public var topProbs: [[[Double]]]
+        public var metric: Metric
+        /// [rows][positions]; NaN (null) where undefined (no next token).
+        public var values: [[Double?]]
+        /// Whether the model's own top-1 at each position is the true next token.
+        public var finalCorrect: [Bool]
+        public var vocabularySize: Int
+        public var lens: Lens
+
+        enum CodingKeys: String, CodingKey {
+            case tokens, positions, nextTokens = "next_tokens", layers, blockCount = "block_count", topIds = "top_ids",
+                 topTokens = "top_tokens", topProbs = "top_probs", metric, values, finalCorrect = "final_correct",
+                 vocabularySize = "vocabulary_size", lens
+        }
+    }
+
+    public func analyze(_ input: AnalysisInput, options: Options) throws -> Data {
+        let model = input.model
+        let blocks = model.config.layers
+        let t = input.ids.count
+        func resolve(_ p: Int) -> Int { p < 0 ? t + p : p }
+        let first = resolve(options.first), last = resolve(options.last)
+        guard first >= 0, last < t, first <= last else {
+            throw CoreError.invalidInput(view: Self.info.id, detail: "positions \(options.first)...\(options.last) are outside the prompt's \(t) tokens")
+        }
+        guard options.stride >= 1 else { throw CoreError.invalidInput(view: Self.info.id, detail: "stride must be at least 1") }
+        guard let residuals = input.cache.accumulatedResidual(layers: blocks) else {
+            throw CoreError.invalidInput(view: Self.info.id, detail: "the activation cache lacks the residual stream")
+        }
+        var rows = Array(Swift.stride(from: 0, through: blocks, by: options.stride))
+        if rows.last != blocks { rows.append(blocks) }
+        let positions = Array(first ... last)
+        let vocab = model.config.vocabularySize
+        let tokenizer = model.tokenizer
+
+        // The final layer's log-sum-exp per position, for kl-final.
+        let final = try model.logitLens(residuals[blocks])
+        let finalLSE = positions.map { Double(Logits.logSumExp(final.row($0))) }
+
+        var topIds: [[[Int]]] = [], topTokens: [[[String]]] = [], topProbs: [[[Double]]] = [], values: [[Double?]] = []
+        for r in rows {
+            let decoded = r == blocks ? final : try model.logitLens(residuals[r])
+            var ids: [[Int]] = [], toks: [[String]] = [], probs: [[Double]] = [], vals: [Double?] = []
+            for (k, p) in positions.enumerated() {
+                let row = decoded.row(p)
+                let lse = Double(Logits.logSumExp(row))
+                let top = Logits.topK(row, 5)
+                ids.append(top)
+                toks.append(top.map { tokenizer.displayText(of: $0) })
+                probs.append(top.map { exp(Double(row[row.startIndex + $0]) - lse) })
+                let next = p + 1 < t ? input.ids[p + 1] : nil
+                let value: Double? = switch options.metric {
+                case .topProb: probs[probs.count - 1][0]
+                case .targetProb: next.map { exp(Double(row[row.startIndex + $0]) - lse) }
+                case .targetRank: next.map { Double(1 + Self.countAbove(row, row[row.startIndex + $0])) }
+                case .entropy: Self.entropy(row, lse: lse)
+                case .klFinal: Self.kl(final.row(p), lse: finalLSE[k], row, lse: lse)
+                }
+                vals.append(value.flatMap { $0.isFinite ? $0 : nil })
+            }
+            topIds.append(ids); topTokens.append(toks); topProbs.append(probs); values.append(vals)
+        }
+        let nextTokens = positions.map { $0 + 1 < t ? tokenizer.displayText(of: input.ids[$0 + 1]) : nil }
+        let finalCorrect = positions.enumerated().map { k, p in p + 1 < t && topIds[topIds.count - 1][k][0] == input.ids[p + 1] }
+        return Data(tokens: positions.map { input.tokens[$0] }, positions: positions, nextTokens: nextTokens, layers: rows,
+                    blockCount: blocks, topIds: topIds, topTokens: topTokens, topProbs: topProbs, metric: options.metric,
+                    values: values, finalCorrect: finalCorrect, vocabularySize: vocab,
+                    lens: Lens(norm: model.config.architecture == .llama ? "final RMSNorm with its weight" : "final LayerNorm with its weight and bias",
+                               unembedding: model.config.tiedEmbeddings ? "token embedding (tied)" : "unembedding matrix"))
+    }
+
+    func heatmap(_ data: Data, options: Options, theme: Theme) -> Heatmap {
+        // Rows are stored embedding first; drawn final layer on top unless flipped.
+        let order = options.flip ? Array(data.layers.indices) : Array(data.layers.indices.reversed())
+        let values = order.map { r in data.values[r].map { $0 ?? .nan } }
+        let scale: ColorScale
+        switch data.metric {
+        case .topProb, .targetProb: scale = ColorScale(low: 0, high: 1)
+        case .targetRank: scale = ColorScale(low: 1, high: Double(data.vocabularySize), logarithmic: true, reversed: true)
+        case .entropy, .klFinal:
+            let high = values.joined().filter(\.isFinite).max() ?? 1
+            scale = ColorScale(low: 0, high: max(high, 1e-6))
+        }
+        let text = options.annotate ? order.map { r in data.topTokens[r].map { TokenText.visible($0[0]) } } : nil
+        let rowLabels = order.map { data.layers[$0] == 0 ? "embed" : "\(data.layers[$0] - 1)" }
+        return Heatmap(
+            values: values, colormap: options.colormap, scale: scale, cellText: text,
+            rowLabels: rowLabels, columnLabels: data.tokens.map(TokenText.visible),
+            topLabels: data.nextTokens.map { $0.map(TokenText.visible) ?? "" }, topMarks: data.finalCorrect,
+            rowTitle: "block output", columnTitle: "input token", topTitle: "true next token (bold: the model's top-1)",
+            colorbarLabel: data.metric.label, title: options.title)
+    }
+
+    public func size(of data: Data, options: Options, theme: Theme, width: Double?, measure: Canvas) -> Size {
+        let h = heatmap(data, options: options, theme: theme)
+        if let width { return Size(width, h.height(forWidth: width, measure, theme: theme)) }
+        return h.naturalSize(measure, theme: theme)
+    }
+
+    public func draw(_ data: Data, options: Options, on canvas: Canvas, in frame: Rect, theme: Theme) throws {
+        try heatmap(data, options: options, theme: theme).draw(canvas, in: frame, theme: theme)
+    }
+}
+
+extension LogitLensView {
+    /// How many logits exceed `v`.
+    static func countAbove(_ x: ArraySlice<Float>, _ v: Float) -> Int {
+        x.withUnsafeBufferPointer { p in
+            var n = 0
+            for i in 0 ..< p.count where p[i] > v { n += 1 }
+            return n
+        }
+    }
+
+    /// −Σ p log p of softmax(x), in nats.
+    static func entropy(_ x: ArraySlice<Float>, lse: Double) -> Double {
+        x.withUnsafeBufferPointer { p in
+            var h = 0.0
+            for i in 0 ..< p.count {
+                let l = Double(p[i]) - lse
+                h -= exp(l) * l
+            }
+            return h
+        }
+    }
+
+    /// KL(softmax(f) ‖ softmax(x)) = Σ p_f (log p_f − log p_x), in nats.
+    static func kl(_ f: ArraySlice<Float>, lse lf: Double, _ x: ArraySlice<Float>, lse lx: Double) -> Double {
+        f.withUnsafeBufferPointer { pf in
+            x.withUnsafeBufferPointer { px in
+                var d = 0.0
+                for i in 0 ..< pf.count {
+                    let a = Double(pf[i]) - lf
+                    d += exp(a) * (a - (Double(px[i]) - lx))
+                }
+                return d
+            }
+        }
+    }
+}

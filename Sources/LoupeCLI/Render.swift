@@ -1,0 +1,150 @@
+import ArgumentParser
+import Foundation
+import LoupeCore
+import LoupeModel
+import LoupeRender
+import LoupeViews
+
+/// `--format`, `--width`, `--height`, `--dpi`, `--theme` and `-o`, shared by render and redraw.
+struct FigureOptions: ParsableArguments {
+    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("The figure file; its data goes beside it as .json.", valueName: "path"))
+    var output: String?
+    @Option(help: ArgumentHelp("png, svg or pdf (default: from the output's extension, else png).", valueName: "format"))
+    var format: FigureFormat?
+    @Option(help: ArgumentHelp("Figure width: 3.25in, 8cm, 234pt, 1200px (default: the view's natural size).", valueName: "length"))
+    var width: String?
+    @Option(help: ArgumentHelp("Figure height (default: follows the width).", valueName: "length"))
+    var height: String?
+    @Option(help: "Resolution of PNG output, in pixels per inch.") var dpi: Double = 200
+    @Option(help: ArgumentHelp("light, dark or paper.", valueName: "name")) var theme = "light"
+
+    func validate() throws {
+        guard dpi >= 10, dpi <= 2400 else { throw ValidationError("--dpi must be between 10 and 2400") }
+        guard Theme.named(theme) != nil else {
+            throw ValidationError("unknown theme '\(theme)' (themes: \(Theme.all.map(\.name).joined(separator: ", ")))")
+        }
+        for (name, value) in [("--width", width), ("--height", height)] {
+            if let value, Length(parsing: value) == nil {
+                throw ValidationError("\(name) '\(value)' is not a length such as 3.25in, 8cm, 234pt or 1200px")
+            }
+        }
+        if let output, let ext = FigureFormat(path: output), let format, ext != format {
+            throw ValidationError("--format \(format.rawValue) does not match the output file '\(output)'")
+        }
+    }
+
+    var style: FigureStyle {
+        FigureStyle(theme: Theme.named(theme) ?? .light,
+                    width: width.flatMap(Length.init(parsing:))?.points(dpi: dpi),
+                    height: height.flatMap(Length.init(parsing:))?.points(dpi: dpi), dpi: dpi)
+    }
+
+    /// The output path and format, defaulting to `base.png`.
+    func destination(defaultBase base: String) -> (path: String, format: FigureFormat) {
+        if let output {
+            let f = format ?? FigureFormat(path: output) ?? .png
+            return (FigureFormat(path: output) == nil ? output + "." + f.rawValue : output, f)
+        }
+        let f = format ?? .png
+        return (base + "." + f.rawValue, f)
+    }
+}
+
+extension FigureFormat: ExpressibleByArgument {}
+
+struct Render: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Render a view of the model on a prompt.",
+        discussion: """
+        Writes the figure and, beside it, its data as JSON (fig.png → fig.json),
+        which 'loupe redraw' turns into another size, theme or format.
+
+        Examples:
+          loupe render logit-lens --prompt "The Eiffel Tower is in the city of" -o lens.png
+          loupe render attention --prompt "a b c a b c" --set mode=scores --set score=induction
+          loupe render logit-lens --prompt "..." --theme paper --width 3.25in -o fig1.pdf
+        """)
+
+    @Argument(help: ArgumentHelp("The view id (see 'loupe views').", valueName: "view")) var view: String
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var input: InputOptions
+    @Option(name: .customLong("set"), help: ArgumentHelp("A view option, key=value (repeatable).", valueName: "key=value"))
+    var assignments: [String] = []
+    @Option(name: .customLong("options"), help: ArgumentHelp("View options from a YAML or JSON file.", valueName: "file"))
+    var optionsFile: String?
+    @OptionGroup var figure: FigureOptions
+
+    func run() throws {
+        let registered = try BuiltinViews.registry.view(view)
+        var values = try optionsFile.map(OptionsFile.read) ?? [:]
+        for (k, v) in try OptionsFile.parseAssignments(assignments) { values[k] = v }
+        let options = try registered.resolveOptions(values)
+        let (path, format) = figure.destination(defaultBase: view)
+        try FigureWriter.checkFolder(of: path)
+        let model = try modelOptions.load()
+        let ids = try input.tokens(for: model)
+        let analysis = try AnalysisInput(model: model, prompt: input.description, ids: ids)
+        let record = try FigurePipeline.analyze(registered, input: analysis, options: options)
+        try FigurePipeline.write(record, view: registered, to: path, format: format, style: figure.style)
+        printError("wrote \(path) and \(FigurePipeline.dataPath(for: path))")
+    }
+}
+
+struct Redraw: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Draw a figure again from its data JSON, without the model.",
+        discussion: """
+        Examples:
+          loupe redraw lens.json --format pdf --theme paper --width 3.25in
+          loupe redraw lens.json -o lens-dark.png --theme dark
+        """)
+
+    @Argument(help: ArgumentHelp("A figure's data file, written beside it by 'loupe render'.", valueName: "data.json"))
+    var data: String
+    @OptionGroup var figure: FigureOptions
+
+    func run() throws {
+        let (record, registered) = try FigurePipeline.readRecord(data, registry: BuiltinViews.registry)
+        let base = (data as NSString).deletingPathExtension
+        let (path, format) = figure.destination(defaultBase: base)
+        let dataPath = FigurePipeline.dataPath(for: path)
+        let samePlace = URL(fileURLWithPath: dataPath).standardizedFileURL == URL(fileURLWithPath: data).standardizedFileURL
+        try FigurePipeline.write(record, view: registered, to: path, format: format, style: figure.style, writeData: !samePlace)
+        printError("wrote \(path)")
+    }
+}
+
+struct Views: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the views and their options.",
+        discussion: """
+        Example:
+          loupe views --json
+        """)
+
+    @Flag(help: "Print JSON.") var json = false
+
+    struct Entry: Encodable {
+        let id: String
+        let title: String
+        let summary: String
+        let options: [OptionDoc]
+    }
+
+    func run() throws {
+        let entries = BuiltinViews.registry.views.map { Entry(id: $0.info.id, title: $0.info.title, summary: $0.info.summary, options: $0.info.options) }
+        if json {
+            print(try jsonLine(entries))
+            return
+        }
+        for e in entries {
+            print("\(e.id) — \(e.title)")
+            print("  \(e.summary)")
+            for o in e.options {
+                let allowed = o.allowed.map { " (\($0.joined(separator: ", ")))" } ?? ""
+                print("    \(o.name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(o.kind.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) default \(o.defaultValue.isEmpty ? "\"\"" : o.defaultValue)  \(o.doc)\(allowed)")
+            }
+            print("")
+        }
+    }
+}

@@ -1,0 +1,53 @@
+/// Errors of the view registry, options and figure pipeline.
+public enum CoreError: Error, Equatable, CustomStringConvertible {
+    /// No registered view has this id.
+    case unknownView(id: String, available: [String])
+    /// A view was given an option it does not have.
+    case unknownOption(view: String, key: String, allowed: [String])
+    /// An option's value has the wrong type or is not one of the allowed values.
+    case badOptionValue(view: String, key: String, value: String, expected: String)
+    /// A figure data file could not be read back.
+    case badFigureData(path: String, detail: String)
+    /// A view's analysis found its input unusable (a layer out of range, say).
+    case invalidInput(view: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case let .unknownView(id, available):
+            let hint = closest(to: id, in: available).map { "; did you mean '\($0)'?" } ?? ""
+            return "unknown view '\(id)' (views: \(available.joined(separator: ", ")))\(hint)"
+        case let .unknownOption(view, key, allowed):
+            let hint = closest(to: key, in: allowed).map { "; did you mean '\($0)'?" } ?? ""
+            return "view '\(view)' has no option '\(key)' (options: \(allowed.joined(separator: ", ")))\(hint)"
+        case let .badOptionValue(view, key, value, expected):
+            return "view '\(view)' option '\(key)': '\(value)' is not \(expected)"
+        case let .badFigureData(path, detail):
+            return "cannot read figure data '\(path)': \(detail)"
+        case let .invalidInput(view, detail):
+            return "view '\(view)': \(detail)"
+        }
+    }
+}
+
+/// The candidate most like `word`, for "did you mean": within edit distance
+/// 2, or sharing its first four letters (`colour` → `colormap`).
+func closest(to word: String, in candidates: [String]) -> String? {
+    func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var row = Array(0 ... b.count)
+        for i in 1 ... max(1, a.count) where !a.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in 1 ... max(1, b.count) where !b.isEmpty {
+                let current = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = current
+            }
+        }
+        return row[b.count]
+    }
+    let w = word.lowercased()
+    let scored = candidates.map { ($0, distance(w, $0.lowercased())) }.filter { $0.1 <= 2 }
+    if let best = scored.min(by: { $0.1 < $1.1 }) { return best.0 }
+    return w.count >= 4 ? candidates.first { $0.lowercased().hasPrefix(String(w.prefix(4))) } : nil
+}

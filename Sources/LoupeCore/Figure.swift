@@ -1,0 +1,126 @@
+import Foundation
+import LoupeModel
+import LoupeRender
+
+/// Everything needed to draw a figure again without the model: written as
+/// JSON beside every figure (`fig.png` → `fig.json`).
+///
+/// Options and data are kept as the JSON their view encoded; the view's
+/// concrete types read and write the file (see `RegisteredView`), so numbers
+/// and booleans keep their types exactly.
+public struct FigureRecord: Sendable {
+    public var loupeVersion: String
+    public var view: String
+    public var model: String
+    public var prompt: String
+    public var ids: [Int]
+    /// The view's complete options (defaults filled in), as JSON.
+    public var options: Foundation.Data
+    /// The view's data, the numbers behind the figure, as JSON.
+    public var data: Foundation.Data
+}
+
+/// The file layout of a figure record, with the view's own types.
+struct TypedRecord<Options: Codable, Payload: Codable>: Codable {
+    var loupeVersion: String
+    var view: String
+    var model: String
+    var prompt: String
+    var ids: [Int]
+    var options: Options
+    var data: Payload
+
+    enum CodingKeys: String, CodingKey {
+        case loupeVersion = "loupe_version", view, model, prompt, ids, options, data
+    }
+}
+
+/// Just enough of a record to find its view.
+struct RecordHeader: Decodable {
+    var view: String
+}
+
+/// How a figure is laid out on the page.
+public struct FigureStyle: Sendable {
+    public var theme: Theme
+    /// Requested width and height in points; nil takes the view's natural size.
+    public var width: Double?
+    public var height: Double?
+    public var dpi: Double
+
+    public init(theme: Theme = .light, width: Double? = nil, height: Double? = nil, dpi: Double = 200) {
+        self.theme = theme; self.width = width; self.height = height; self.dpi = dpi
+    }
+}
+
+/// Analysis, drawing and writing of figures.
+public enum FigurePipeline {
+    public static let version = "0.1.0"
+
+    /// Analyses `input` with `view` and returns the figure's record.
+    public static func analyze(_ view: RegisteredView, input: AnalysisInput, options: Foundation.Data) throws -> FigureRecord {
+        let data = try view.analyze(input, options)
+        return FigureRecord(loupeVersion: version, view: view.info.id, model: input.model.name, prompt: input.prompt,
+                            ids: input.ids, options: options, data: data)
+    }
+
+    /// The size the figure will have in points.
+    public static func size(of record: FigureRecord, view: RegisteredView, style: FigureStyle) throws -> Size {
+        let natural = try view.size(record.data, record.options, style.theme, style.width, try Canvas.measuring())
+        return Size(style.width ?? natural.width, style.height ?? natural.height)
+    }
+
+    /// Draws the record and writes it in `format` to `path`, with the record
+    /// as JSON beside it (same name, `.json`). Both files are written
+    /// atomically; nothing is written if drawing fails.
+    public static func write(_ record: FigureRecord, view: RegisteredView, to path: String, format: FigureFormat,
+                             style: FigureStyle, writeData: Bool = true) throws {
+        let size = try size(of: record, view: view, style: style)
+        let options = String(decoding: record.options, as: UTF8.self)
+        let metadata = FigureMetadata(
+            title: "\(view.info.title): \(record.prompt)",
+            entries: [("loupe:view", record.view), ("loupe:model", record.model), ("loupe:prompt", record.prompt),
+                      ("loupe:options", options), ("loupe:version", record.loupeVersion)],
+            software: "Loupe \(record.loupeVersion)")
+        try FigureWriter.write(to: path, format: format, size: size, dpi: style.dpi, metadata: metadata) { canvas in
+            canvas.fill(Rect(x: 0, y: 0, width: size.width, height: size.height), style.theme.background)
+            try view.draw(record.data, record.options, canvas, Rect(x: 0, y: 0, width: size.width, height: size.height), style.theme)
+        }
+        if writeData {
+            try AtomicFile.write(try view.encodeRecord(record), to: dataPath(for: path))
+        }
+    }
+
+    /// `fig.png` → `fig.json`.
+    public static func dataPath(for figure: String) -> String {
+        ((figure as NSString).deletingPathExtension) + ".json"
+    }
+
+    /// Reads a record and finds its view in `registry`.
+    public static func readRecord(_ path: String, registry: ViewRegistry) throws -> (FigureRecord, RegisteredView) {
+        guard let bytes = FileManager.default.contents(atPath: path) else {
+            throw CoreError.badFigureData(path: path, detail: "no such file")
+        }
+        let header: RecordHeader
+        do { header = try JSONDecoder().decode(RecordHeader.self, from: bytes) } catch {
+            throw CoreError.badFigureData(path: path, detail: "not a Loupe figure record (no 'view')")
+        }
+        let view = try registry.view(header.view)
+        do { return (try view.decodeRecord(bytes), view) } catch let error as DecodingError {
+            throw CoreError.badFigureData(path: path, detail: "its options or data do not fit view '\(header.view)' (\(describe(error)))")
+        }
+    }
+}
+
+/// A decoding error in one line: what was wrong, and where.
+func describe(_ error: DecodingError) -> String {
+    func path(_ keys: [any CodingKey]) -> String {
+        keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+    }
+    switch error {
+    case let .keyNotFound(key, c): return "missing '\(path(c.codingPath + [key]))'"
+    case let .typeMismatch(_, c), let .valueNotFound(_, c): return "wrong type at '\(path(c.codingPath))'"
+    case let .dataCorrupted(c): return c.codingPath.isEmpty ? "not valid JSON" : "bad value at '\(path(c.codingPath))'"
+    @unknown default: return "\(error)"
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import LoupeModel
+import LoupeRender
+
+/// One option of a view, as `loupe views` lists it and `--set` validates it.
+public struct OptionDoc: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable { case int, number, bool, string, choice }
+    public let name: String
+    public let kind: Kind
+    /// The default, as it would be written on the command line.
+    public let defaultValue: String
+    public let doc: String
+    /// For `choice`: the allowed values.
+    public let allowed: [String]?
+
+    public init(_ name: String, _ kind: Kind, default value: String, _ doc: String, allowed: [String]? = nil) {
+        self.name = name; self.kind = kind; defaultValue = value; self.doc = doc; self.allowed = allowed
+    }
+
+    enum CodingKeys: String, CodingKey { case name, kind = "type", defaultValue = "default", doc, allowed }
+}
+
+/// A view's description: what `loupe views` prints, and the example the test
+/// suite renders for every registered view.
+public struct ViewInfo: Sendable {
+    public let id: String
+    public let title: String
+    public let summary: String
+    public let options: [OptionDoc]
+    /// A prompt and options that show the view at its best; rendered by the tests.
+    public let example: ViewExample
+
+    public init(id: String, title: String, summary: String, options: [OptionDoc], example: ViewExample) {
+        self.id = id; self.title = title; self.summary = summary; self.options = options; self.example = example
+    }
+}
+
+public struct ViewExample: Sendable {
+    public let prompt: String
+    public let options: [String: String]
+    public init(prompt: String, options: [String: String] = [:]) { self.prompt = prompt; self.options = options }
+}
+
+/// What a view analyses: a model, the prompt's tokens, and the activations
+/// of one forward pass over them (computed once and shared by every view).
+public struct AnalysisInput: Sendable {
+    public let model: Model
+    public let prompt: String
+    public let ids: [Int]
+    /// Display text of each token (bytes that are not valid UTF-8 as `\xNN`).
+    public let tokens: [String]
+    public let forward: ForwardResult
+
+    public var cache: ActivationCache { forward.cache }
+
+    /// Runs the model over `ids` with every hook recorded.
+    public init(model: Model, prompt: String, ids: [Int]) throws {
+        self.model = model
+        self.prompt = prompt
+        self.ids = ids
+        tokens = ids.map { model.tokenizer.displayText(of: $0) }
+        forward = try model.forward(ids, hooks: .all)
+    }
+}
+
+/// A view: analysis of a model's activations into Codable numbers, and a
+/// drawing of those numbers. The two halves meet only through `Data`, which
+/// is written as JSON beside every figure so a figure can be redrawn (other
+/// size, theme, format) without the model.
+public protocol ViewPlugin: Sendable {
+    /// Every field has a default: the defaults are what `Options()` holds.
+    associatedtype Options: Codable & Sendable
+    /// The numbers behind the figure.
+    associatedtype Data: Codable & Sendable
+
+    static var info: ViewInfo { get }
+    static var defaultOptions: Options { get }
+
+    init()
+
+    func analyze(_ input: AnalysisInput, options: Options) throws -> Data
+
+    /// The figure's natural size in points; `width`, when given, is the
+    /// width the figure will have, and the height should follow it.
+    func size(of data: Data, options: Options, theme: Theme, width: Double?, measure: Canvas) -> Size
+
+    func draw(_ data: Data, options: Options, on canvas: Canvas, in frame: Rect, theme: Theme) throws
+}

@@ -1,0 +1,342 @@
+import Foundation
+
+/// Maps values to 0...1 for a colormap: linear or logarithmic over a range.
+public struct ColorScale: Sendable, Equatable, Codable {
+    public var low: Double
+    public var high: Double
+    public var logarithmic: Bool
+    /// High values take the low end of the colormap (ranks: 1 is best).
+    public var reversed: Bool
+
+    public init(low: Double, high: Double, logarithmic: Bool = false, reversed: Bool = false) {
+        self.low = low; self.high = high; self.logarithmic = logarithmic; self.reversed = reversed
+    }
+
+    public func position(_ v: Double) -> Double {
+        let p = forward(v)
+        return reversed ? 1 - p : p
+    }
+
+    private func forward(_ v: Double) -> Double {
+        guard v.isFinite else { return .nan }
+        if logarithmic {
+            let l = log10(max(low, 1e-12)), h = log10(max(high, 1e-12))
+            return h > l ? (log10(max(v, 1e-12)) - l) / (h - l) : 0.5
+        }
+        return high > low ? (v - low) / (high - low) : 0.5
+    }
+
+    /// Tick values for a colorbar: round numbers (or powers of ten on a log scale).
+    public func ticks(maxCount: Int = 5) -> [Double] {
+        if logarithmic {
+            let l = Int(floor(log10(max(low, 1e-12)))), h = Int(ceil(log10(max(high, 1e-12))))
+            let step = max(1, (h - l) / max(1, maxCount - 1))
+            return stride(from: l, through: h, by: step).map { pow(10, Double($0)) }.filter { $0 >= low * 0.999 && $0 <= high * 1.001 }
+        }
+        let span = high - low
+        guard span > 0 else { return [low] }
+        let raw = span / Double(max(1, maxCount - 1))
+        let magnitude = pow(10, floor(log10(raw)))
+        let step = [1.0, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? raw
+        let first = (low / step).rounded(.up) * step
+        return stride(from: first, through: high + step * 1e-9, by: step).map { abs($0) < step * 1e-9 ? 0 : $0 }
+    }
+
+    /// A tick value printed compactly.
+    public static func format(_ v: Double) -> String {
+        if v == 0 { return "0" }
+        let a = abs(v)
+        if a >= 1e4 || a < 1e-3 {
+            let e = Int(floor(log10(a)))
+            let m = v / pow(10, Double(e))
+            return abs(m - 1) < 1e-9 ? "1e\(e)" : String(format: "%.1fe%d", m, e)
+        }
+        var s = String(format: a >= 100 ? "%.0f" : a >= 10 ? "%.1f" : "%.2f", v)
+        if s.contains(".") {
+            while s.hasSuffix("0") { s.removeLast() }
+            if s.hasSuffix(".") { s.removeLast() }
+        }
+        return s
+    }
+}
+
+/// A vertical colour scale with ticks and a label.
+public struct Colorbar: Sendable {
+    public var colormap: Colormap
+    public var scale: ColorScale
+    public var label: String
+
+    public static let barWidth = 8.0
+
+    public init(colormap: Colormap, scale: ColorScale, label: String) {
+        self.colormap = colormap; self.scale = scale; self.label = label
+    }
+
+    /// Width needed beside a plot: bar, tick labels, and the rotated label.
+    public func width(_ canvas: Canvas, theme: Theme) -> Double {
+        let tickWidth = scale.ticks().map { canvas.measure(ColorScale.format($0), theme.tickFont).width }.max() ?? 0
+        let labelHeight = label.isEmpty ? 0 : canvas.measure(label, theme.labelFont).height + theme.gap
+        return theme.gap * 2 + Self.barWidth + theme.gap + tickWidth + labelHeight
+    }
+
+    /// Draws the bar in `frame` (its full height; the bar starts at frame.x + gap·2).
+    public func draw(_ canvas: Canvas, in frame: Rect, theme: Theme) throws {
+        let bar = Rect(x: frame.x + theme.gap * 2, y: frame.y, width: Self.barWidth, height: frame.height)
+        let steps = 128
+        let colors = (0 ..< steps).map { colormap.color(at: 1 - (Double($0) + 0.5) / Double(steps)) }
+        try canvas.image(colors, columns: 1, in: bar)
+        canvas.stroke(bar, theme.rule, width: theme.lineWidth / 2)
+        var tickRight = bar.maxX
+        for v in scale.ticks() {
+            let t = scale.position(v)
+            guard t.isFinite, t >= -1e-9, t <= 1 + 1e-9 else { continue }
+            let y = bar.maxY - t * bar.height
+            canvas.line(Point(bar.maxX, y), Point(bar.maxX + 2, y), theme.foreground, width: theme.lineWidth / 2)
+            let s = canvas.text(ColorScale.format(v), at: Point(bar.maxX + theme.gap, y), font: theme.tickFont,
+                                color: theme.foreground, anchor: TextAnchor(.left, .middle))
+            tickRight = max(tickRight, bar.maxX + theme.gap + s.width)
+        }
+        if !label.isEmpty {
+            // Read bottom to top, as the row title is.
+            canvas.text(label, at: Point(tickRight + theme.gap, bar.midY), font: theme.labelFont, color: theme.muted,
+                        anchor: TextAnchor(.center, .top), angle: -.pi / 2, maxWidth: bar.height)
+        }
+    }
+}
+
+/// A labelled heatmap: rows × columns of coloured cells, optional text in
+/// each cell, tick labels on the left, bottom and (optionally) top, axis
+/// titles, a colorbar. Labels are measured: they shrink to the theme's
+/// floor, turn vertical, thin out, or are cut with an ellipsis, so that they
+/// never overlap or leave the frame.
+public struct Heatmap: Sendable {
+    /// [rows][columns]; row 0 is drawn at the top. NaN draws as `theme.missing`.
+    public var values: [[Double]]
+    public var colormap: Colormap
+    public var scale: ColorScale
+    public var cellText: [[String]]?
+    public var rowLabels: [String]
+    public var columnLabels: [String]
+    public var topLabels: [String]?
+    /// Columns whose top label is highlighted (e.g. the model predicted it).
+    public var topMarks: [Bool]?
+    public var rowTitle: String
+    public var columnTitle: String
+    public var topTitle: String
+    public var colorbarLabel: String?
+    public var title: String
+
+    public init(values: [[Double]], colormap: Colormap, scale: ColorScale, cellText: [[String]]? = nil,
+                rowLabels: [String], columnLabels: [String], topLabels: [String]? = nil, topMarks: [Bool]? = nil,
+                rowTitle: String = "", columnTitle: String = "", topTitle: String = "", colorbarLabel: String? = nil,
+                title: String = "") {
+        self.values = values; self.colormap = colormap; self.scale = scale; self.cellText = cellText
+        self.rowLabels = rowLabels; self.columnLabels = columnLabels; self.topLabels = topLabels; self.topMarks = topMarks
+        self.rowTitle = rowTitle; self.columnTitle = columnTitle; self.topTitle = topTitle
+        self.colorbarLabel = colorbarLabel; self.title = title
+    }
+
+    public var rows: Int { values.count }
+    public var columns: Int { values.first?.count ?? 0 }
+
+    /// Labels longer than this are cut with an ellipsis.
+    static let maxLabelWidth = 90.0
+
+    /// The natural cell size: wide enough for the cell text at the theme's
+    /// annotation size (capped), otherwise square cells sized to the tick font.
+    func naturalCell(_ canvas: Canvas, theme: Theme) -> Size {
+        let line = canvas.measure("Ag", theme.tickFont).height
+        guard let cellText else { return Size(line * 1.3, line * 1.3) }
+        let widest = cellText.joined().map { canvas.measure($0, theme.annotationFont).width }.max() ?? 0
+        return Size(min(max(widest + 4, line * 1.6), 64), canvas.measure("Ag", theme.annotationFont).height + 5)
+    }
+
+    /// The space taken around the cells, for a given cell width.
+    struct Margins { var left, right, top, bottom: Double; var columnsVertical: Bool }
+
+    func margins(_ canvas: Canvas, theme: Theme, cellWidth: Double) -> Margins {
+        let tick = theme.tickFont
+        let line = canvas.measure("Ag", tick).height
+        let rowWidth = min(Self.maxLabelWidth, rowLabels.map { canvas.measure($0, tick).width }.max() ?? 0)
+        let colExtent = columnExtent(canvas, columnLabels, cw: cellWidth, theme: theme)
+        let vertical = (columnLabels.map { canvas.measure($0, tick).width }.max() ?? 0) > cellWidth - 2
+        var top = theme.margin
+        if !title.isEmpty { top += canvas.measure(title, theme.titleFont).height + theme.gap }
+        if let topLabels {
+            top += columnExtent(canvas, topLabels, cw: cellWidth, theme: theme) + theme.gap
+            if !topTitle.isEmpty { top += canvas.measure(topTitle, theme.labelFont).height + theme.gap }
+        }
+        var bottom = theme.gap + colExtent + theme.margin
+        if !columnTitle.isEmpty { bottom += canvas.measure(columnTitle, theme.labelFont).height + theme.gap }
+        var left = theme.margin + rowWidth + theme.gap
+        if !rowTitle.isEmpty { left += canvas.measure(rowTitle, theme.labelFont).height + theme.gap }
+        var right = theme.margin
+        if let colorbarLabel {
+            right += Colorbar(colormap: colormap, scale: scale, label: colorbarLabel).width(canvas, theme: theme)
+        }
+        return Margins(left: left, right: right, top: top, bottom: bottom, columnsVertical: vertical)
+    }
+
+    /// The size the heatmap wants at its natural cell size.
+    public func naturalSize(_ canvas: Canvas, theme: Theme) -> Size {
+        let cell = naturalCell(canvas, theme: theme)
+        let m = margins(canvas, theme: theme, cellWidth: cell.width)
+        // Wide titles widen the figure rather than run off it.
+        let titleWidth = title.isEmpty ? 0 : canvas.measure(title, theme.titleFont).width + 2 * theme.margin
+        return Size(max(m.left + m.right + Double(columns) * cell.width, titleWidth),
+                    m.top + m.bottom + Double(rows) * cell.height)
+    }
+
+    /// The height that goes with a given width (cells keep their natural aspect).
+    public func height(forWidth width: Double, _ canvas: Canvas, theme: Theme) -> Double {
+        let natural = naturalCell(canvas, theme: theme)
+        var m = margins(canvas, theme: theme, cellWidth: natural.width)
+        var cellWidth = max(1, (width - m.left - m.right) / Double(max(1, columns)))
+        m = margins(canvas, theme: theme, cellWidth: cellWidth)
+        cellWidth = max(1, (width - m.left - m.right) / Double(max(1, columns)))
+        let minimumLine = canvas.measure("Ag", theme.tickFont.sized(theme.minimumTextSize)).height
+        let cellHeight = max(min(natural.height * cellWidth / natural.width, natural.height * 1.5), min(natural.height, minimumLine))
+        return m.top + m.bottom + Double(rows) * cellHeight
+    }
+
+    /// The cell rectangles' area within `frame`, as drawn.
+    public func plotRect(_ canvas: Canvas, in frame: Rect, theme: Theme) -> Rect {
+        let natural = naturalCell(canvas, theme: theme)
+        var m = margins(canvas, theme: theme, cellWidth: natural.width)
+        let first = (frame.width - m.left - m.right) / Double(max(1, columns))
+        m = margins(canvas, theme: theme, cellWidth: first)
+        return frame.inset(top: m.top, left: m.left, bottom: m.bottom, right: m.right)
+    }
+
+    public func draw(_ canvas: Canvas, in frame: Rect, theme: Theme) throws {
+        guard rows > 0, columns > 0 else { return }
+        let plot = plotRect(canvas, in: frame, theme: theme)
+        let cw = plot.width / Double(columns), ch = plot.height / Double(rows)
+
+        if !title.isEmpty {
+            canvas.text(title, at: Point(frame.midX, frame.y + theme.margin), font: theme.titleFont, color: theme.foreground,
+                        anchor: TextAnchor(.center, .top), maxWidth: frame.width - 2 * theme.margin)
+        }
+
+        // Cells: one image when they are too small to see as rectangles.
+        let colors = values.flatMap { $0.map { v -> Color in
+            let t = scale.position(v)
+            return t.isNaN ? theme.missing : colormap.color(at: t)
+        } }
+        if cw < 3 || ch < 3 {
+            try canvas.image(colors, columns: columns, in: plot)
+        } else {
+            for r in 0 ..< rows {
+                for c in 0 ..< columns {
+                    let cell = Rect(x: plot.x + Double(c) * cw, y: plot.y + Double(r) * ch, width: cw, height: ch)
+                    canvas.fill(cell, colors[r * columns + c])
+                }
+            }
+        }
+        canvas.stroke(plot, theme.rule, width: theme.lineWidth / 2)
+
+        if let cellText { drawCellText(canvas, cellText, colors: colors, plot: plot, cw: cw, ch: ch, theme: theme) }
+
+        let tickFont = fitted(theme.tickFont, toLine: min(ch, 1e9), canvas, theme: theme)
+        drawRowLabels(canvas, plot: plot, ch: ch, font: tickFont, theme: theme)
+        drawColumnLabels(canvas, labels: columnLabels, marks: nil, plot: plot, cw: cw, below: true, theme: theme)
+        if let topLabels {
+            drawColumnLabels(canvas, labels: topLabels, marks: topMarks, plot: plot, cw: cw, below: false, theme: theme)
+        }
+        // Axis titles.
+        if !rowTitle.isEmpty {
+            // Just left of the row labels as drawn (they may have shrunk).
+            let labels = min(Self.maxLabelWidth, rowLabels.map { canvas.measure($0, tickFont).width }.max() ?? 0)
+            let height = canvas.measure(rowTitle, theme.labelFont).height
+            let x = max(frame.x + theme.margin, plot.x - theme.gap - labels - theme.gap - height)
+            canvas.text(rowTitle, at: Point(x, plot.midY), font: theme.labelFont, color: theme.muted,
+                        anchor: TextAnchor(.center, .top), angle: -.pi / 2, maxWidth: plot.height)
+        }
+        if !columnTitle.isEmpty {
+            canvas.text(columnTitle, at: Point(plot.midX, frame.maxY - theme.margin), font: theme.labelFont, color: theme.muted,
+                        anchor: TextAnchor(.center, .bottom), maxWidth: plot.width)
+        }
+        if let topLabels, !topTitle.isEmpty, !topLabels.isEmpty {
+            let labelsTop = plot.y - theme.gap - columnExtent(canvas, topLabels, cw: cw, theme: theme)
+            canvas.text(topTitle, at: Point(plot.midX, labelsTop - theme.gap), font: theme.labelFont, color: theme.muted,
+                        anchor: TextAnchor(.center, .bottom), maxWidth: plot.width)
+        }
+        if let colorbarLabel {
+            let bar = Colorbar(colormap: colormap, scale: scale, label: colorbarLabel)
+            try bar.draw(canvas, in: Rect(x: plot.maxX, y: plot.y, width: bar.width(canvas, theme: theme), height: plot.height), theme: theme)
+        }
+    }
+
+    /// The font shrunk (down to the theme's floor) so that one line fits `height`.
+    func fitted(_ font: Font, toLine height: Double, _ canvas: Canvas, theme: Theme) -> Font {
+        let line = canvas.measure("Ag", font).height
+        guard line > height else { return font }
+        return font.sized(max(theme.minimumTextSize, font.size * height / line))
+    }
+
+    /// Every k-th index, so that labels of extent `size` fit in slots of `slot`.
+    static func stride(count: Int, size: Double, slot: Double) -> Int {
+        guard slot > 0 else { return count }
+        return max(1, Int((size / slot).rounded(.up)))
+    }
+
+    private func drawRowLabels(_ canvas: Canvas, plot: Rect, ch: Double, font: Font, theme: Theme) {
+        let line = canvas.measure("Ag", font).height
+        let every = Self.stride(count: rows, size: line, slot: ch)
+        for r in Swift.stride(from: 0, to: rows, by: every) where r < rowLabels.count {
+            canvas.text(rowLabels[r], at: Point(plot.x - theme.gap, plot.y + (Double(r) + 0.5) * ch), font: font,
+                        color: theme.foreground, anchor: TextAnchor(.right, .middle), maxWidth: Self.maxLabelWidth)
+        }
+    }
+
+    /// How far column labels reach from the plot: one line when they fit
+    /// across their column, else the longest label set vertically in the
+    /// font fitted to the column width.
+    func columnExtent(_ canvas: Canvas, _ labels: [String], cw: Double, theme: Theme) -> Double {
+        let widths = labels.map { canvas.measure($0, theme.tickFont).width }
+        guard (widths.max() ?? 0) > cw - 2 else { return canvas.measure("Ag", theme.tickFont).height }
+        let font = fitted(theme.tickFont, toLine: cw, canvas, theme: theme)
+        return min(Self.maxLabelWidth, labels.map { canvas.measure($0, font).width }.max() ?? 0)
+    }
+
+    private func drawColumnLabels(_ canvas: Canvas, labels: [String], marks: [Bool]?, plot: Rect, cw: Double, below: Bool, theme: Theme) {
+        let widths = labels.map { canvas.measure($0, theme.tickFont).width }
+        let vertical = (widths.max() ?? 0) > cw - 2
+        let font = vertical ? fitted(theme.tickFont, toLine: cw, canvas, theme: theme) : theme.tickFont
+        let line = canvas.measure("Ag", font).height
+        let every = vertical ? Self.stride(count: labels.count, size: line, slot: cw) : 1
+        let y = below ? plot.maxY + theme.gap : plot.y - theme.gap
+        for c in Swift.stride(from: 0, to: min(columns, labels.count), by: every) {
+            let x = plot.x + (Double(c) + 0.5) * cw
+            let marked = marks?[c] ?? false
+            let f = marked ? font.withBold() : font
+            let color = marked ? theme.accent : theme.foreground
+            if vertical {
+                // Read bottom to top, ending at the axis.
+                canvas.text(labels[c], at: Point(x, y), font: f, color: color,
+                            anchor: TextAnchor(below ? .right : .left, .middle), angle: -.pi / 2, maxWidth: Self.maxLabelWidth)
+            } else {
+                canvas.text(labels[c], at: Point(x, y), font: f, color: color,
+                            anchor: TextAnchor(.center, below ? .top : .bottom), maxWidth: cw)
+            }
+        }
+    }
+
+    private func drawCellText(_ canvas: Canvas, _ text: [[String]], colors: [Color], plot: Rect, cw: Double, ch: Double, theme: Theme) {
+        let font = fitted(theme.annotationFont, toLine: ch - 1, canvas, theme: theme)
+        // Too small to read even at the floor: leave the cells plain, rather
+        // than fill them with ellipses.
+        guard canvas.measure("Ag", font).height <= ch + 0.5, cw >= 6 else { return }
+        let all = text.joined().filter { !$0.isEmpty }
+        let cut = all.filter { canvas.measure($0, font).width > cw - 2 }.count
+        guard cut * 2 <= all.count else { return }
+        for r in 0 ..< min(rows, text.count) {
+            for c in 0 ..< min(columns, text[r].count) where !text[r][c].isEmpty {
+                let background = colors[r * columns + c]
+                let ink = background.luminance > 0.4 ? Color.black : Color.white
+                canvas.text(text[r][c], at: Point(plot.x + (Double(c) + 0.5) * cw, plot.y + (Double(r) + 0.5) * ch),
+                            font: font, color: ink, anchor: .center, maxWidth: cw - 2)
+            }
+        }
+    }
+}

@@ -1,0 +1,14 @@
+import Attention
+import LogitLens
+import LoupeCore
+
+/// The one list of built-in views. A test fails when a folder under
+/// `Plugins/` is missing from it.
+public enum BuiltinViews {
+    public static let plugins: [any ViewPlugin.Type] = [
+        LogitLensView.self,
+        AttentionView.self,
+    ]
+
+    public static let registry = ViewRegistry(plugins)
+}

@@ -1,0 +1,222 @@
+import Attention
+import Foundation
+import LogitLens
+import LoupeCore
+import LoupeModel
+import LoupeRender
+import LoupeTestSupport
+import LoupeViews
+import Testing
+
+enum Paths {
+    static let tests = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    static let plugins = tests.deletingLastPathComponent().appendingPathComponent("Plugins").path
+    static let internals = tests.appendingPathComponent("LoupeModelTests/Fixtures/reference/smollm2/internals.json").path
+}
+
+let smollm2: Result<Model, any Error> = Result { try Model.load(nil) }
+
+/// Analyses and draws a view as `loupe render` does; returns the PNG and the record.
+func render(_ id: String, prompt: String, ids: [Int]? = nil, options: [String: String] = [:], theme: Theme = .light,
+            width: Double? = nil) throws -> (png: Data, record: FigureRecord) {
+    let model = try smollm2.get()
+    let view = try BuiltinViews.registry.view(id)
+    let input = try AnalysisInput(model: model, prompt: prompt, ids: ids ?? model.tokenize(prompt))
+    let record = try FigurePipeline.analyze(view, input: input, options: try view.resolveOptions(options))
+    let style = FigureStyle(theme: theme, width: width, dpi: 100)
+    let size = try FigurePipeline.size(of: record, view: view, style: style)
+    let png = try FigureWriter.png(size: size, dpi: style.dpi, metadata: FigureMetadata(title: id, software: "tests")) { canvas in
+        canvas.fill(Rect(origin: Point(0, 0), size: size), theme.background)
+        try view.draw(record.data, record.options, canvas, Rect(origin: Point(0, 0), size: size), theme)
+    }
+    return (png, record)
+}
+
+@Suite struct RegistryTests {
+    /// Every folder under Plugins/ is a module whose `<Folder>View` is in the built-in list.
+    @Test func everyPluginFolderIsRegistered() throws {
+        let folders = try FileManager.default.contentsOfDirectory(atPath: Paths.plugins).filter {
+            var isDir: ObjCBool = false
+            return FileManager.default.fileExists(atPath: Paths.plugins + "/" + $0, isDirectory: &isDir) && isDir.boolValue
+        }
+        #expect(!folders.isEmpty)
+        let registered = Set(BuiltinViews.plugins.map { String(describing: $0) })
+        for folder in folders {
+            #expect(registered.contains(folder + "View"), "Plugins/\(folder) is not listed in BuiltinViews.plugins")
+        }
+        #expect(Set(BuiltinViews.registry.ids).count == BuiltinViews.plugins.count, "view ids are unique")
+    }
+
+    /// Each view's own example renders, and its golden image matches.
+    @Test(arguments: BuiltinViews.registry.ids)
+    func exampleRenders(id: String) throws {
+        let view = try BuiltinViews.registry.view(id)
+        let (png, record) = try render(id, prompt: view.info.example.prompt, options: view.info.example.options)
+        try Golden.check(png, named: "example-\(id)")
+        #expect(record.view == id)
+        // Every option documented has a default that resolves.
+        for doc in view.info.options where doc.kind != .string {
+            _ = try view.resolveOptions([doc.name: doc.defaultValue])
+        }
+    }
+
+    @Test func optionErrorsNameTheViewKeyAndAllowedValues() throws {
+        let view = try BuiltinViews.registry.view("logit-lens")
+        #expect { try view.resolveOptions(["colour": "viridis"]) } throws: {
+            "\($0)".contains("view 'logit-lens' has no option 'colour'") && "\($0)".contains("did you mean 'colormap'?")
+        }
+        #expect { try view.resolveOptions(["metric": "accuracy"]) } throws: {
+            "\($0)" == "view 'logit-lens' option 'metric': 'accuracy' is not one of top-prob, target-prob, target-rank, entropy, kl-final"
+        }
+        #expect { try view.resolveOptions(["stride": "two"]) } throws: { "\($0)".contains("'two' is not an integer") }
+        #expect { try BuiltinViews.registry.view("logit-len") } throws: { "\($0)".contains("did you mean 'logit-lens'?") }
+    }
+
+    /// The record written beside a figure reads back to the same options and data.
+    @Test func recordsRoundTrip() throws {
+        let (_, record) = try render("attention", prompt: "one two one two", options: ["mode": "scores", "annotate": "true"])
+        let view = try BuiltinViews.registry.view("attention")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-views-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        for format in FigureFormat.allCases {
+            let path = folder + "/fig." + format.rawValue
+            try FigurePipeline.write(record, view: view, to: path, format: format, style: FigureStyle(theme: .paper, width: 3.25 * 72))
+            #expect(FileManager.default.fileExists(atPath: path))
+        }
+        let (back, backView) = try FigurePipeline.readRecord(folder + "/fig.json", registry: BuiltinViews.registry)
+        #expect(backView.info.id == "attention")
+        #expect(back.options == record.options)
+        #expect(back.data == record.data)
+        #expect(back.ids == record.ids && back.prompt == "one two one two" && back.model == record.model)
+    }
+}
+
+@Suite struct LogitLensTests {
+    /// On the reference prompts, the lens's top-5 ids and probabilities agree
+    /// with reference B's logit lens (the same tolerance as the runtime test:
+    /// ids where the reference's probabilities are separated by over 1e-4).
+    @Test func agreesWithTheReference() throws {
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Paths.internals))) as? [String: Any])
+        let prompts = try #require(json["prompts"] as? [[String: Any]])
+        let model = try smollm2.get()
+        for p in prompts {
+            let ids = try #require(p["ids"] as? [Int])
+            let input = try AnalysisInput(model: model, prompt: p["name"] as? String ?? "", ids: ids)
+            let data = try LogitLensView().analyze(input, options: LogitLensView.Options())
+            let lens = try #require(p["logit_lens"] as? [String: Any])
+            let refIds = try #require(lens["ids"] as? [[[Int]]]), refProbs = try #require(lens["probs"] as? [[[Double]]])
+            #expect(data.layers == Array(0 ... 30))
+            for l in 0 ... 30 {
+                for t in 0 ..< ids.count {
+                    for r in 0 ..< 5 {
+                        #expect(abs(data.topProbs[l][t][r] - refProbs[l][t][r]) <= 1e-4)
+                        let separated = (r == 0 || refProbs[l][t][r - 1] - refProbs[l][t][r] > 1e-4) && (r == 4 || refProbs[l][t][r] - refProbs[l][t][r + 1] > 1e-4)
+                        if separated { #expect(data.topIds[l][t][r] == refIds[l][t][r], "layer \(l) position \(t) rank \(r)") }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func metricsStrideRangeAndFlip() throws {
+        let prompt = "The Eiffel Tower is located in the city of"
+        for metric in LogitLensView.Metric.allCases {
+            let (png, record) = try render("logit-lens", prompt: prompt, options: ["metric": metric.rawValue, "stride": "4", "first": "2", "last": "-2", "flip": "true"])
+            let data = try JSONDecoder().decode(LogitLensView.Data.self, from: record.data)
+            #expect(data.layers == [0, 4, 8, 12, 16, 20, 24, 28, 30], "the last layer is always kept")
+            #expect(data.positions.first == 2 && data.positions.last == data.tokens.count + 1)
+            #expect(data.values.count == data.layers.count)
+            if metric == .targetRank { #expect(data.values.joined().compactMap { $0 }.allSatisfy { $0 >= 1 }) }
+            if metric == .klFinal { #expect(data.values.last!.allSatisfy { abs($0 ?? 1) < 1e-6 }, "KL of the final layer to itself") }
+            try Golden.check(png, named: "logit-lens-\(metric.rawValue)")
+        }
+    }
+}
+
+@Suite struct AttentionTests {
+    @Test func patternsAgreeWithTheReference() throws {
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Paths.internals))) as? [String: Any])
+        let p = try #require((json["prompts"] as? [[String: Any]])?.first)
+        let ids = try #require(p["ids"] as? [Int])
+        let attn = try #require(p["attn"] as? [String: [[[Double]]]])
+        let input = try AnalysisInput(model: try smollm2.get(), prompt: "", ids: ids)
+        for (layer, heads) in attn {
+            for h in [0, 4, 8] {
+                var o = AttentionView.Options()
+                o.layer = Int(layer)!
+                o.head = h
+                let data = try AttentionView().analyze(input, options: o)
+                let pattern = try #require(data.pattern)
+                for q in 0 ..< ids.count { for k in 0 ..< ids.count { #expect(abs(pattern[q][k] - heads[h][q][k]) <= 1e-4) } }
+            }
+        }
+    }
+
+    /// On a repeated random-token prompt the known induction heads of SmolLM2
+    /// (17.3–17.5 and 18.6) rank among the top heads by induction score.
+    @Test func inductionHeadsRankHigh() throws {
+        var rng = SystemRandomNumberGenerator.Seeded(seed: 7)
+        let block = (0 ..< 12).map { _ in Int.random(in: 1000 ..< 30000, using: &rng) }
+        let ids = [1] + block + block + block
+        let input = try AnalysisInput(model: try smollm2.get(), prompt: "random ×3", ids: ids)
+        var o = AttentionView.Options()
+        o.mode = .scores
+        o.score = .induction
+        let scores = try #require(try AttentionView().analyze(input, options: o).scores)
+        let ranked = scores.enumerated().flatMap { l, row in row.enumerated().map { h, s in ((l, h), s ?? 0) } }.sorted { $0.1 > $1.1 }
+        let top = Set(ranked.prefix(8).map { "\($0.0.0).\($0.0.1)" })
+        for head in ["17.3", "17.4", "17.5", "18.6"] { #expect(top.contains(head), "\(head) not in the top 8: \(ranked.prefix(8))") }
+    }
+
+    @Test(arguments: ["head", "grid", "scores"])
+    func modesRenderInEveryTheme(mode: String) throws {
+        let prompt = "東京 is the capital of Japan; Paris is the capital of France. 東京 is the capital of"
+        for theme in [Theme.light, .paper] {
+            let (png, _) = try render("attention", prompt: prompt, options: ["mode": mode, "layer": "17", "head": "4", "annotate": mode == "grid" ? "false" : "true"],
+                                      theme: theme, width: theme == .paper ? 6.75 * 72 : nil)
+            try Golden.check(png, named: "attention-\(mode)-\(theme.name)")
+        }
+    }
+
+    @Test func outOfRangeHeadIsAClearError() throws {
+        #expect { try render("attention", prompt: "hi", options: ["layer": "30"]) } throws: {
+            "\($0)" == "view 'attention': layer 30 is out of range (the model has blocks 0 to 29)"
+        }
+        #expect { try render("attention", prompt: "hi", options: ["head": "9"]) } throws: { "\($0)".contains("head 9 is out of range") }
+    }
+}
+
+/// A long prompt, long tokens, non-Latin scripts: labels stay legible and inside the page.
+@Suite struct StressFigures {
+    static let hundredTokens = String(repeating: "The quick brown fox jumps over the lazy dog while the cat watches. ", count: 7)
+
+    @Test func longPromptLogitLens() throws {
+        let model = try smollm2.get()
+        let ids = Array(model.tokenize(Self.hundredTokens).prefix(100))
+        #expect(ids.count == 100)
+        let (png, _) = try render("logit-lens", prompt: "100 tokens", ids: ids, options: ["stride": "3"], theme: .paper, width: 6.75 * 72)
+        try Golden.check(png, named: "logit-lens-100-tokens-paper")
+    }
+
+    @Test func nonLatinAndLongTokens() throws {
+        let prompt = "Привет, 東京タワー! مرحبا بالعالم — supercalifragilisticexpialidocious 🙂\n\tend"
+        let (png, _) = try render("logit-lens", prompt: prompt)
+        try Golden.check(png, named: "logit-lens-scripts")
+    }
+}
+
+extension SystemRandomNumberGenerator {
+    /// A small deterministic generator (SplitMix64) for reproducible test prompts.
+    struct Seeded: RandomNumberGenerator {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+}
