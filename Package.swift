@@ -33,9 +33,11 @@ let package = Package(
         .target(
             name: "LoupeModel",
             dependencies: ["CBLAS"]),
+        // PNG encoding in C: libpng reports errors by longjmp.
+        .target(name: "CPNGWriter", dependencies: ["CPNG"]),
         .target(
             name: "LoupeRender",
-            dependencies: ["CCairo", "CPNG"]),
+            dependencies: ["CCairo", "CPNG", "CPNGWriter"]),
         .target(
             name: "LoupeCore",
             dependencies: ["LoupeModel", "LoupeRender", .product(name: "Yams", package: "Yams")]),

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
+import LoupeCore
 import LoupeModel
+import LoupeRender
+import LoupeViews
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -8,8 +11,9 @@ struct Bench: ParsableCommand {
         discussion: """
         Example:
           loupe bench forward --tokens 64 --repeat 5
+          loupe bench render --json
         """,
-        subcommands: [BenchForward.self])
+        subcommands: [BenchForward.self, BenchRender.self])
 }
 
 struct BenchForward: ParsableCommand {
@@ -100,4 +104,80 @@ func peakResidentMB() -> Double {
     #else
     return Double(usage.ru_maxrss) / 1_048_576 // bytes on macOS
     #endif
+}
+
+struct BenchRender: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "render",
+        abstract: "Time drawing and encoding each view in each format.",
+        discussion: """
+        Analyses a fixed 24-token prompt once (the model is needed only for
+        that), then draws and writes each figure --repeat times per format:
+        the logit lens over all 31 rows with a token in every cell, the
+        attention grid of every layer and head, one annotated head, and the
+        head-score map. Reports the median time per figure.
+
+        Example:
+          loupe bench render --repeat 9 --json
+        """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Runs per figure; the median is reported.") var `repeat` = 7
+    @Flag(help: "Print JSON.") var json = false
+
+    static let prompt = "In 1889 the Eiffel Tower opened in Paris; it was the tallest structure in the world until"
+
+    struct Row: Encodable {
+        let figure: String
+        let format: String
+        let median_ms: Double
+        let bytes: Int
+        let width_pt: Double
+        let height_pt: Double
+    }
+
+    func run() throws {
+        let model = try modelOptions.load()
+        var ids = model.tokenize(Self.prompt)
+        while ids.count < 24 { ids += model.tokenizer.encode(" and") }
+        ids = Array(ids.prefix(24))
+        let input = try AnalysisInput(model: model, prompt: Self.prompt, ids: ids)
+        let figures: [(name: String, view: String, options: [String: String])] = [
+            ("logit-lens (31 × 24, annotated)", "logit-lens", [:]),
+            ("attention grid (30 × 9)", "attention", ["mode": "grid"]),
+            ("attention head (annotated)", "attention", ["layer": "17", "head": "4", "annotate": "true"]),
+            ("attention scores (30 × 9)", "attention", ["mode": "scores", "annotate": "true"]),
+        ]
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-bench-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var rows: [Row] = []
+        for f in figures {
+            let view = try BuiltinViews.registry.view(f.view)
+            let record = try FigurePipeline.analyze(view, input: input, options: try view.resolveOptions(f.options))
+            let style = FigureStyle()
+            let size = try FigurePipeline.size(of: record, view: view, style: style)
+            for format in FigureFormat.allCases {
+                let path = folder + "/figure." + format.rawValue
+                var times: [Double] = []
+                for _ in 0 ..< `repeat` {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    try FigurePipeline.write(record, view: view, to: path, format: format, style: style, writeData: false)
+                    times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+                }
+                times.sort()
+                let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+                rows.append(Row(figure: f.name, format: format.rawValue, median_ms: times[times.count / 2], bytes: bytes ?? 0,
+                                width_pt: size.width, height_pt: size.height))
+            }
+        }
+        if json {
+            print(try jsonLine(rows))
+            return
+        }
+        print("drawing and encoding, median of \(`repeat`), \(Int(FigureStyle().dpi)) dpi for PNG")
+        for r in rows {
+            print("  \(r.figure.padding(toLength: 34, withPad: " ", startingAt: 0)) \(r.format)  \(String(format: "%7.1f ms %8d bytes", r.median_ms, r.bytes))")
+        }
+    }
 }

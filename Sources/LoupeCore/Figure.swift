@@ -5,19 +5,19 @@ import LoupeRender
 /// Everything needed to draw a figure again without the model: written as
 /// JSON beside every figure (`fig.png` → `fig.json`).
 ///
-/// Options and data are kept as the JSON their view encoded; the view's
-/// concrete types read and write the file (see `RegisteredView`), so numbers
-/// and booleans keep their types exactly.
+/// Options and data are the view's own values; the view's concrete types
+/// read and write the file (see `RegisteredView`), so numbers and booleans
+/// keep their types exactly, and drawing never re-parses JSON.
 public struct FigureRecord: Sendable {
     public var loupeVersion: String
     public var view: String
     public var model: String
     public var prompt: String
     public var ids: [Int]
-    /// The view's complete options (defaults filled in), as JSON.
-    public var options: Foundation.Data
-    /// The view's data, the numbers behind the figure, as JSON.
-    public var data: Foundation.Data
+    /// The view's complete options (defaults filled in): its `Options` value.
+    public var options: any Sendable
+    /// The view's data, the numbers behind the figure: its `Data` value.
+    public var data: any Sendable
 }
 
 /// The file layout of a figure record, with the view's own types.
@@ -58,7 +58,7 @@ public enum FigurePipeline {
     public static let version = "0.1.0"
 
     /// Analyses `input` with `view` and returns the figure's record.
-    public static func analyze(_ view: RegisteredView, input: AnalysisInput, options: Foundation.Data) throws -> FigureRecord {
+    public static func analyze(_ view: RegisteredView, input: AnalysisInput, options: any Sendable) throws -> FigureRecord {
         let data = try view.analyze(input, options)
         return FigureRecord(loupeVersion: version, view: view.info.id, model: input.model.name, prompt: input.prompt,
                             ids: input.ids, options: options, data: data)
@@ -76,7 +76,7 @@ public enum FigurePipeline {
     public static func write(_ record: FigureRecord, view: RegisteredView, to path: String, format: FigureFormat,
                              style: FigureStyle, writeData: Bool = true) throws {
         let size = try size(of: record, view: view, style: style)
-        let options = String(decoding: record.options, as: UTF8.self)
+        let options = String(decoding: try view.optionsJSON(record.options), as: UTF8.self)
         let metadata = FigureMetadata(
             title: "\(view.info.title): \(record.prompt)",
             entries: [("loupe:view", record.view), ("loupe:model", record.model), ("loupe:prompt", record.prompt),

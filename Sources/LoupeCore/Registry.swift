@@ -2,14 +2,18 @@ import Foundation
 import LoupeModel
 import LoupeRender
 
-/// A view with its types erased: options and data travel as JSON.
+/// A view with its types erased. Options and data travel as the view's own
+/// values (boxed as `any Sendable`), so drawing never re-parses them; JSON is
+/// made only when a record is written.
 public struct RegisteredView: Sendable {
     public let info: ViewInfo
-    /// `--set` style values → the view's complete options as a JSON object.
-    public let resolveOptions: @Sendable ([String: String]) throws -> Foundation.Data
-    public let analyze: @Sendable (AnalysisInput, Foundation.Data) throws -> Foundation.Data
-    public let size: @Sendable (Foundation.Data, Foundation.Data, Theme, Double?, Canvas) throws -> Size
-    public let draw: @Sendable (Foundation.Data, Foundation.Data, Canvas, Rect, Theme) throws -> Void
+    /// `--set` style values → the view's complete options.
+    public let resolveOptions: @Sendable ([String: String]) throws -> any Sendable
+    public let analyze: @Sendable (AnalysisInput, any Sendable) throws -> any Sendable
+    public let size: @Sendable (_ data: any Sendable, _ options: any Sendable, Theme, _ width: Double?, Canvas) throws -> Size
+    public let draw: @Sendable (_ data: any Sendable, _ options: any Sendable, Canvas, Rect, Theme) throws -> Void
+    /// The options as JSON (for provenance in figure files).
+    public let optionsJSON: @Sendable (any Sendable) throws -> Foundation.Data
     /// The record as its file's JSON, and back.
     public let encodeRecord: @Sendable (FigureRecord) throws -> Foundation.Data
     public let decodeRecord: @Sendable (Foundation.Data) throws -> FigureRecord
@@ -18,33 +22,38 @@ public struct RegisteredView: Sendable {
         let info = V.info
         self.info = info
         let decoder = JSONDecoder(), encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        @Sendable func options(_ json: Foundation.Data) throws -> V.Options {
-            do { return try decoder.decode(V.Options.self, from: json) } catch {
-                throw CoreError.badFigureData(path: "options", detail: "the options do not fit view '\(info.id)': \(error)")
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        @Sendable func options(_ value: any Sendable) throws -> V.Options {
+            guard let o = value as? V.Options else {
+                throw CoreError.badFigureData(path: "options", detail: "options of another view were given to view '\(info.id)'")
             }
+            return o
         }
-        @Sendable func data(_ json: Foundation.Data) throws -> V.Data {
-            do { return try decoder.decode(V.Data.self, from: json) } catch {
-                throw CoreError.badFigureData(path: "data", detail: "the data do not fit view '\(info.id)': \(error)")
+        @Sendable func data(_ value: any Sendable) throws -> V.Data {
+            guard let d = value as? V.Data else {
+                throw CoreError.badFigureData(path: "data", detail: "data of another view were given to view '\(info.id)'")
             }
+            return d
         }
         resolveOptions = { values in
-            try OptionResolver(info: info).resolve(values, defaults: try encoder.encode(V.defaultOptions), decode: { try decoder.decode(V.Options.self, from: $0) })
+            let json = try OptionResolver(info: info).resolve(values, defaults: try encoder.encode(V.defaultOptions))
+            do { return try decoder.decode(V.Options.self, from: json) } catch let error as DecodingError {
+                throw CoreError.badOptionValue(view: info.id, key: values.keys.sorted().joined(separator: ", "),
+                                               value: values.values.sorted().joined(separator: ", "), expected: "valid (\(describe(error)))")
+            }
         }
-        analyze = { input, json in try encoder.encode(try V().analyze(input, options: try options(json))) }
+        analyze = { input, o in try V().analyze(input, options: try options(o)) }
         size = { d, o, theme, width, canvas in V().size(of: try data(d), options: try options(o), theme: theme, width: width, measure: canvas) }
         draw = { d, o, canvas, frame, theme in try V().draw(try data(d), options: try options(o), on: canvas, in: frame, theme: theme) }
+        optionsJSON = { o in try encoder.encode(try options(o)) }
         encodeRecord = { r in
-            let pretty = JSONEncoder()
-            pretty.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            return try pretty.encode(TypedRecord(loupeVersion: r.loupeVersion, view: r.view, model: r.model, prompt: r.prompt,
-                                                 ids: r.ids, options: try options(r.options), data: try data(r.data)))
+            try encoder.encode(TypedRecord(loupeVersion: r.loupeVersion, view: r.view, model: r.model, prompt: r.prompt,
+                                           ids: r.ids, options: try options(r.options), data: try data(r.data)))
         }
         decodeRecord = { bytes in
             let t = try decoder.decode(TypedRecord<V.Options, V.Data>.self, from: bytes)
             return FigureRecord(loupeVersion: t.loupeVersion, view: t.view, model: t.model, prompt: t.prompt, ids: t.ids,
-                                options: try encoder.encode(t.options), data: try encoder.encode(t.data))
+                                options: t.options, data: t.data)
         }
     }
 }
@@ -71,7 +80,8 @@ public struct ViewRegistry: Sendable {
 struct OptionResolver {
     let info: ViewInfo
 
-    func resolve(_ values: [String: String], defaults: Foundation.Data, decode: (Foundation.Data) throws -> Any) throws -> Foundation.Data {
+    /// The defaults with `values` laid over them, as JSON for the view's decoder.
+    func resolve(_ values: [String: String], defaults: Foundation.Data) throws -> Foundation.Data {
         guard var object = try JSONSerialization.jsonObject(with: defaults) as? [String: Any] else {
             throw CoreError.badFigureData(path: "options", detail: "view '\(info.id)' has options that are not a JSON object")
         }
@@ -82,11 +92,7 @@ struct OptionResolver {
             }
             object[key] = try value(raw, for: doc)
         }
-        let json = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-        do { _ = try decode(json) } catch {
-            throw CoreError.badOptionValue(view: info.id, key: values.keys.sorted().joined(separator: ", "), value: "", expected: "accepted: \(error)")
-        }
-        return json
+        return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
     }
 
     func value(_ raw: String, for doc: OptionDoc) throws -> Any {

@@ -56,6 +56,16 @@ public final class Canvas {
     let surface: CairoSurface
     private var fonts: [Font: OpaquePointer] = [:]
     private let fontOptions: OpaquePointer
+    /// One Pango context and one layout per font for the canvas's life:
+    /// creating them per call costs more than shaping the text.
+    private var pangoContext: OpaquePointer?
+    private var layouts: [Font: OpaquePointer] = [:]
+    private var measured: [MeasureKey: Size] = [:]
+
+    private struct MeasureKey: Hashable {
+        let text: String
+        let font: Font
+    }
 
     convenience init(surface: CairoSurface, scale: Double = 1) throws {
         try self.init(surface: surface, scaleX: scale, scaleY: scale)
@@ -76,6 +86,8 @@ public final class Canvas {
     }
 
     deinit {
+        for (_, l) in layouts { g_object_unref(UnsafeMutableRawPointer(l)) }
+        if let pangoContext { g_object_unref(UnsafeMutableRawPointer(pangoContext)) }
         for (_, d) in fonts { pango_font_description_free(d) }
         cairo_font_options_destroy(fontOptions)
         cairo_destroy(context)
@@ -153,27 +165,46 @@ public final class Canvas {
         return d
     }
 
+    /// The canvas's layout for `font`, holding `text`, ellipsized at `maxWidth`.
     private func layout(_ text: String, _ font: Font, maxWidth: Double?) -> OpaquePointer {
-        let layout = pango_cairo_create_layout(context)!
-        pango_cairo_context_set_font_options(pango_layout_get_context(layout), fontOptions)
-        pango_layout_context_changed(layout)
-        pango_layout_set_font_description(layout, description(font))
-        pango_layout_set_single_paragraph_mode(layout, 1)
+        let context: OpaquePointer
+        if let pangoContext {
+            context = pangoContext
+        } else {
+            context = pango_cairo_create_context(self.context)!
+            pango_cairo_context_set_font_options(context, fontOptions)
+            pangoContext = context
+        }
+        let layout: OpaquePointer
+        if let cached = layouts[font] {
+            layout = cached
+        } else {
+            layout = pango_layout_new(context)!
+            pango_layout_set_font_description(layout, description(font))
+            pango_layout_set_single_paragraph_mode(layout, 1)
+            layouts[font] = layout
+        }
         pango_layout_set_text(layout, text, -1)
         if let maxWidth {
             pango_layout_set_width(layout, Int32(max(1, maxWidth) * Double(PANGO_SCALE)))
             pango_layout_set_ellipsize(layout, PANGO_ELLIPSIZE_END)
+        } else {
+            pango_layout_set_width(layout, -1)
+            pango_layout_set_ellipsize(layout, PANGO_ELLIPSIZE_NONE)
         }
         return layout
     }
 
     /// The size of `text` set in `font` (its logical extents, line height included).
     public func measure(_ text: String, _ font: Font) -> Size {
+        let key = MeasureKey(text: text, font: font)
+        if let size = measured[key] { return size }
         let l = layout(text, font, maxWidth: nil)
-        defer { g_object_unref(UnsafeMutableRawPointer(l)) }
         var logical = PangoRectangle()
         pango_layout_get_extents(l, nil, &logical)
-        return Size(Double(logical.width) / Double(PANGO_SCALE), Double(logical.height) / Double(PANGO_SCALE))
+        let size = Size(Double(logical.width) / Double(PANGO_SCALE), Double(logical.height) / Double(PANGO_SCALE))
+        measured[key] = size
+        return size
     }
 
     /// Draws `text` with its anchor at `point`, turned by `angle` radians
@@ -183,21 +214,29 @@ public final class Canvas {
     public func text(_ text: String, at point: Point, font: Font, color: Color,
                      anchor: TextAnchor = .topLeft, angle: Double = 0, maxWidth: Double? = nil) -> Size {
         let l = layout(text, font, maxWidth: maxWidth)
-        defer { g_object_unref(UnsafeMutableRawPointer(l)) }
         var logical = PangoRectangle()
         pango_layout_get_extents(l, nil, &logical)
         let w = Double(logical.width) / Double(PANGO_SCALE), h = Double(logical.height) / Double(PANGO_SCALE)
         let baseline = Double(pango_layout_get_baseline(l)) / Double(PANGO_SCALE)
         let dx: Double = switch anchor.horizontal { case .left: 0; case .center: -w / 2; case .right: -w }
         let dy: Double = switch anchor.vertical { case .top: 0; case .middle: -h / 2; case .baseline: -baseline; case .bottom: -h }
-        cairo_save(context)
-        cairo_translate(context, point.x, point.y)
-        if angle != 0 { cairo_rotate(context, angle) }
-        cairo_move_to(context, dx - Double(logical.x) / Double(PANGO_SCALE), dy)
+        let ox = dx - Double(logical.x) / Double(PANGO_SCALE)
         setColor(color)
-        pango_cairo_update_layout(context, l)
-        pango_cairo_show_layout(context, l)
-        cairo_restore(context)
+        if angle == 0 {
+            // No transform: the Pango context keeps matching the canvas, so
+            // the layout is not redone for every label.
+            cairo_move_to(context, point.x + ox, point.y + dy)
+            pango_cairo_update_layout(context, l)
+            pango_cairo_show_layout(context, l)
+        } else {
+            cairo_save(context)
+            cairo_translate(context, point.x, point.y)
+            cairo_rotate(context, angle)
+            cairo_move_to(context, ox, dy)
+            pango_cairo_update_layout(context, l)
+            pango_cairo_show_layout(context, l)
+            cairo_restore(context)
+        }
         return Size(w, h)
     }
 }

@@ -1,5 +1,5 @@
 import CCairo
-import CPNG
+import CPNGWriter
 import Foundation
 
 /// The file formats a figure can be written in.
@@ -93,9 +93,8 @@ public enum FigureWriter {
         cairo_surface_flush(surface.pointer)
         let stride = Int(cairo_image_surface_get_stride(surface.pointer))
         guard let pixels = cairo_image_surface_get_data(surface.pointer) else { throw RenderError.cairo("the image surface has no data") }
-        var encoded = try encodePNG(packedRGB(pixels, width: w, height: h, stride: stride), width: w, height: h)
-        insertChunks(into: &encoded, dpi: dpi, metadata: metadata)
-        return encoded
+        let text = [("Title", metadata.title), ("Software", metadata.software)] + metadata.entries.map { ($0.key, $0.value) }
+        return try encodePNG(pixels, stride: stride, width: w, height: h, pixelsPerMetre: UInt32((dpi / 0.0254).rounded()), text: text)
     }
 
     private static func vector(_ format: FigureFormat, to path: String, size: Size, metadata: FigureMetadata,
@@ -121,86 +120,28 @@ public enum FigureWriter {
         try surface.finish()
     }
 
-    /// Cairo's native-endian xRGB32 → packed RGB bytes. Figures are opaque
-    /// (every view paints its background), so PNGs carry no alpha channel.
-    private static func packedRGB(_ p: UnsafeMutablePointer<UInt8>, width: Int, height: Int, stride: Int) -> [UInt8] {
-        [UInt8](unsafeUninitializedCapacity: width * height * 3) { out, count in
-            for y in 0 ..< height {
-                let row = UnsafeRawPointer(p + y * stride).assumingMemoryBound(to: UInt32.self)
-                var o = y * width * 3
-                for x in 0 ..< width {
-                    let v = row[x]
-                    out[o] = UInt8(truncatingIfNeeded: v >> 16)
-                    out[o + 1] = UInt8(truncatingIfNeeded: v >> 8)
-                    out[o + 2] = UInt8(truncatingIfNeeded: v)
-                    o += 3
-                }
-            }
-            count = width * height * 3
+    /// Encodes Cairo's xRGB32 pixels with libpng (through CPNGWriter): pHYs
+    /// carries the DPI, iTXt chunks the provenance (UTF-8, so any prompt
+    /// survives). Figures are opaque (every view paints its background), so
+    /// the PNG has no alpha channel.
+    static func encodePNG(_ pixels: UnsafeMutablePointer<UInt8>, stride: Int, width: Int, height: Int, pixelsPerMetre: UInt32,
+                          text: [(String, String)]) throws -> Data {
+        // Keywords are 1–79 Latin-1 bytes; ours are ASCII.
+        let keys = text.map { strdup(String(decoding: $0.0.utf8.prefix(79), as: UTF8.self)) }
+        let values = text.map { strdup($0.1) }
+        defer { (keys + values).forEach { free($0) } }
+        var chunks = zip(keys, values).map { loupe_png_text(keyword: $0, text: $1) }
+        var out: UnsafeMutablePointer<UInt8>?
+        var size = 0
+        var message = [CChar](repeating: 0, count: 256)
+        let status = chunks.withUnsafeMutableBufferPointer { c in
+            loupe_png_encode_xrgb32(pixels, Int32(width), Int32(height), stride, pixelsPerMetre,
+                                    c.baseAddress, Int32(c.count), 1, &out, &size, &message, message.count)
         }
-    }
-
-    /// Encodes with libpng's simplified API, which reports errors by return
-    /// value (the classic API needs setjmp, which Swift cannot use).
-    private static func encodePNG(_ rgb: [UInt8], width: Int, height: Int) throws -> Data {
-        var image = png_image()
-        image.version = UInt32(PNG_IMAGE_VERSION)
-        image.width = UInt32(width)
-        image.height = UInt32(height)
-        image.format = 2 // PNG_FORMAT_RGB: PNG_FORMAT_FLAG_COLOR (0x02)
-        // PNG_IMAGE_FLAG_FAST: faster zlib settings and filters; figures are
-        // flat colour and text, so files grow little and encode several times faster.
-        image.flags = 2
-        var size: Int = 0
-        let ok = rgb.withUnsafeBytes { png_image_write_to_memory(&image, nil, &size, 0, $0.baseAddress, Int32(width * 3), nil) }
-        guard ok != 0, size > 0 else { throw RenderError.png(pngMessage(&image)) }
-        var out = Data(count: size)
-        let written = out.withUnsafeMutableBytes { dst in
-            rgb.withUnsafeBytes { png_image_write_to_memory(&image, dst.baseAddress, &size, 0, $0.baseAddress, Int32(width * 3), nil) }
+        guard status == 0, let out else {
+            throw RenderError.png(String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
-        png_image_free(&image)
-        guard written != 0 else { throw RenderError.png(pngMessage(&image)) }
-        return out.prefix(size)
-    }
-
-    private static func pngMessage(_ image: inout png_image) -> String {
-        withUnsafeBytes(of: &image.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-    }
-
-    /// Adds pHYs (the DPI) and iTXt (provenance, UTF-8) chunks after IHDR.
-    private static func insertChunks(into png: inout Data, dpi: Double, metadata: FigureMetadata) {
-        var chunks = Data()
-        let ppm = UInt32((dpi / 0.0254).rounded())
-        var phys = Data()
-        phys.appendBigEndian(ppm)
-        phys.appendBigEndian(ppm)
-        phys.append(1) // unit: metre
-        chunks.append(chunk("pHYs", phys))
-        let text = [("Title", metadata.title), ("Software", metadata.software)] + metadata.entries.map { ($0.key, $0.value) }
-        for (key, value) in text {
-            // iTXt: keyword, 0, compression flag 0, method 0, language "", 0, translated keyword "", 0, UTF-8 text.
-            var body = Data(key.utf8.prefix(79))
-            body.append(contentsOf: [0, 0, 0, 0, 0])
-            body.append(Data(value.utf8))
-            chunks.append(chunk("iTXt", body))
-        }
-        let afterIHDR = 8 + 4 + 4 + 13 + 4
-        png.insert(contentsOf: chunks, at: png.startIndex + afterIHDR)
-    }
-
-    private static func chunk(_ type: String, _ body: Data) -> Data {
-        var out = Data()
-        out.appendBigEndian(UInt32(body.count))
-        let typed = Data(type.utf8) + body
-        out.append(typed)
-        let crc = typed.withUnsafeBytes { crc32(0, $0.bindMemory(to: UInt8.self).baseAddress, UInt32(typed.count)) }
-        out.appendBigEndian(UInt32(crc))
-        return out
-    }
-}
-
-extension Data {
-    mutating func appendBigEndian(_ v: UInt32) {
-        Swift.withUnsafeBytes(of: v.bigEndian) { append(contentsOf: $0) }
+        defer { free(out) }
+        return Data(bytes: out, count: size)
     }
 }
