@@ -19,8 +19,18 @@ setup:
 build: setup
 	$(SWIFT) build $(BUILDFLAGS) --product loupe
 
+PROMPT     := The Eiffel Tower is located in the city of
+REPEATED   := The cat sat on the mat. The cat sat on the
+
 gallery: build
-	$(LOUPE) predict --prompt "The Eiffel Tower is in the city of" --top 3
+	@mkdir -p out/gallery
+	$(LOUPE) predict --prompt "$(PROMPT)" --top 3
+	$(LOUPE) render logit-lens --prompt "$(PROMPT)" -o out/gallery/logit-lens.png
+	$(LOUPE) render logit-lens --prompt "$(PROMPT)" --theme paper --width 6.75in -o out/gallery/logit-lens-paper.pdf
+	$(LOUPE) render attention --prompt "$(REPEATED)" --set layer=17 --set head=4 --set annotate=true -o out/gallery/attention-head.png
+	$(LOUPE) render attention --prompt "$(REPEATED)" --set mode=grid -o out/gallery/attention-grid.png
+	$(LOUPE) render attention --prompt "$(REPEATED)" --set mode=scores --set annotate=true -o out/gallery/attention-scores.svg
+	@echo "figures in $(CURDIR)/out/gallery"
 
 test: setup
 	@scripts/setup.sh test
@@ -29,6 +39,7 @@ test: setup
 
 bench: build
 	$(LOUPE) bench forward --tokens 64 --repeat 9
+	$(LOUPE) bench render --repeat 9
 
 clean:
 	rm -rf .build out

@@ -65,9 +65,9 @@ public struct AttentionView: ViewPlugin {
         /// mode=head: the block and query head shown, and its pattern [query][key].
         public var layer: Int?
         public var head: Int?
-        public var pattern: [[Double]]?
+        public var pattern: [[Float]]?
         /// mode=grid: [layers][heads][query][key].
-        public var patterns: [[[[Double]]]]?
+        public var patterns: [[[[Float]]]]?
         /// mode=scores: the score and its value [layers][heads] (nil where undefined).
         public var score: Score?
         public var scores: [[Double?]]?
@@ -82,9 +82,10 @@ public struct AttentionView: ViewPlugin {
             }
             return p
         }
-        /// [query][key] of head h in a [H, T, T] pattern.
-        func matrix(_ p: Tensor, _ h: Int) -> [[Double]] {
-            (0 ..< t).map { q in (0 ..< t).map { k in Double(p.data[(h * t + q) * t + k]) } }
+        /// [query][key] of head h in a [H, T, T] pattern (Float32, as the
+        /// model computes it: half the digits of Double in the JSON).
+        func matrix(_ p: Tensor, _ h: Int) -> [[Float]] {
+            (0 ..< t).map { q in Array(p.data[(h * t + q) * t ..< (h * t + q + 1) * t]) }
         }
         var data = Data(tokens: input.tokens, mode: options.mode, layers: c.layers, heads: c.heads, kvHeads: c.kvHeads)
         switch options.mode {
@@ -118,7 +119,8 @@ public struct AttentionView: ViewPlugin {
 
     /// A head score from one pattern [query][key]; NaN when the prompt has no
     /// position the score is defined at (induction without a repeated token).
-    static func score(_ score: Score, pattern a: [[Double]], ids: [Int]) -> Double {
+    static func score(_ score: Score, pattern f: [[Float]], ids: [Int]) -> Double {
+        let a = f.map { $0.map(Double.init) }
         let t = a.count
         var sum = 0.0, n = 0
         switch score {
@@ -148,7 +150,7 @@ public struct AttentionView: ViewPlugin {
     func headMap(_ data: Data, options: Options) -> Heatmap {
         let p = data.pattern ?? []
         let t = p.count
-        let values = (0 ..< t).map { q in (0 ..< t).map { k in k <= q ? p[q][k] : .nan } }
+        let values = (0 ..< t).map { q in (0 ..< t).map { k in k <= q ? Double(p[q][k]) : .nan } }
         let text = options.annotate ? values.map { $0.map { $0.isNaN ? "" : String(format: "%.2f", $0) } } : nil
         let labels = data.tokens.map(TokenText.visible)
         let title = options.title.isEmpty ? "block \(data.layer ?? 0), head \(data.head ?? 0)" : options.title
@@ -171,7 +173,7 @@ public struct AttentionView: ViewPlugin {
     func grid(_ data: Data, options: Options) -> SmallMultiples {
         let t = data.tokens.count
         let panels = (data.patterns ?? []).map { heads in
-            heads.map { p in (0 ..< t).map { q in (0 ..< t).map { k in k <= q ? p[q][k] : .nan } } }
+            heads.map { p in (0 ..< t).map { q in (0 ..< t).map { k in k <= q ? p[q][k] : Float.nan } } }
         }
         return SmallMultiples(
             panels: panels, rowLabels: (0 ..< data.layers).map { "\($0)" }, columnLabels: (0 ..< data.heads).map { "\($0)" },

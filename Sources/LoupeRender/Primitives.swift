@@ -100,7 +100,7 @@ public struct WrappedTokens: Sendable {
 /// with a shared colorbar. Labels thin out when rows are too short for them.
 public struct SmallMultiples: Sendable {
     /// [rows][columns][height][width]; NaN draws as `theme.missing`.
-    public var panels: [[[[Double]]]]
+    public var panels: [[[[Float]]]]
     public var rowLabels: [String]
     public var columnLabels: [String]
     public var rowTitle: String
@@ -110,7 +110,7 @@ public struct SmallMultiples: Sendable {
     public var scale: ColorScale
     public var colorbarLabel: String
 
-    public init(panels: [[[[Double]]]], rowLabels: [String], columnLabels: [String], rowTitle: String, columnTitle: String,
+    public init(panels: [[[[Float]]]], rowLabels: [String], columnLabels: [String], rowTitle: String, columnTitle: String,
                 title: String, colormap: Colormap, scale: ColorScale, colorbarLabel: String) {
         self.panels = panels; self.rowLabels = rowLabels; self.columnLabels = columnLabels; self.rowTitle = rowTitle
         self.columnTitle = columnTitle; self.title = title; self.colormap = colormap; self.scale = scale
@@ -165,7 +165,7 @@ public struct SmallMultiples: Sendable {
             for (c, values) in row.enumerated() {
                 let w = values.first?.count ?? 0
                 let colors = values.flatMap { $0.map { v -> Color in
-                    let t = scale.position(v)
+                    let t = scale.position(Double(v))
                     return t.isNaN ? theme.missing : colormap.color(at: t)
                 } }
                 try canvas.image(colors, columns: w, in: Rect(x: origin.x + Double(c) * cell, y: y, width: panel, height: panel))

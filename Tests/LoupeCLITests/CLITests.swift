@@ -186,7 +186,7 @@ enum Paths {
 /// The commands' outputs.
 @Suite struct CLIOutputTests {
     @Test func everyCommandHasHelpWithAnExample() throws {
-        for command in [["inspect"], ["tokenize"], ["predict"], ["run"], ["bench", "forward"]] {
+        for command in [["views"], ["render"], ["redraw"], ["inspect"], ["tokenize"], ["predict"], ["run"], ["bench", "forward"], ["bench", "render"]] {
             let r = try Loupe.run(command + ["--help"])
             #expect(r.status == 0)
             #expect(r.stdout.contains("loupe \(command.joined(separator: " "))"), "\(command) --help: \(r.stdout)")
@@ -280,5 +280,66 @@ enum Paths {
         }
         #expect(check.terminationStatus == 0, "python: \(err)")
         #expect(text.trimmingCharacters(in: .whitespacesAndNewlines) == String(file.tensors.count))
+    }
+}
+
+/// `views`, `render` and `redraw`.
+@Suite struct CLIFigureTests {
+    @Test func viewsListsEveryViewWithItsOptions() throws {
+        let r = try Loupe.run(["views", "--json"])
+        #expect(r.status == 0)
+        let views = try #require(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        #expect(views.compactMap { $0["id"] as? String } == ["logit-lens", "attention"])
+        let options = try #require(views[0]["options"] as? [[String: Any]])
+        let metric = try #require(options.first { $0["name"] as? String == "metric" })
+        #expect(metric["type"] as? String == "choice" && metric["default"] as? String == "top-prob")
+        #expect((metric["allowed"] as? [String])?.contains("kl-final") == true)
+    }
+
+    /// Render writes the figure and its data; redraw needs no model at all.
+    @Test func renderThenRedrawWithoutTheModel() throws {
+        let folder = try Paths.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let r = try Loupe.run(["render", "logit-lens", "--model", Paths.tinyLlama, "--prompt", "The cat sat on the mat.",
+                               "--set", "metric=entropy", "-o", folder + "/lens.png"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(FileManager.default.fileExists(atPath: folder + "/lens.png"))
+        let record = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/lens.json"))) as? [String: Any])
+        #expect(record["view"] as? String == "logit-lens")
+        #expect(record["prompt"] as? String == "The cat sat on the mat.")
+        #expect((record["options"] as? [String: Any])?["metric"] as? String == "entropy")
+        #expect(record["loupe_version"] is String && record["model"] is String && record["data"] is [String: Any])
+
+        let empty = try Paths.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        let redraw = try Loupe.run(["redraw", folder + "/lens.json", "--format", "pdf", "--theme", "paper", "--width", "3.25in"],
+                                   environment: ["LOUPE_CACHE": empty])
+        #expect(redraw.status == 0, "\(redraw.stderr)")
+        let pdf = try String(decoding: Data(contentsOf: URL(fileURLWithPath: folder + "/lens.pdf")), as: UTF8.self)
+        #expect(pdf.contains("/MediaBox [ 0 0 234 "), "3.25 in wide")
+    }
+
+    @Test func figureErrorsAreOneLine() throws {
+        let folder = try Paths.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let cases: [([String], String)] = [
+            (["render", "logit-len", "--model", Paths.tinyGPT2, "--prompt", "hi"], "unknown view 'logit-len'"),
+            (["render", "attention", "--model", Paths.tinyGPT2, "--prompt", "hi", "--set", "mode=table"],
+             "view 'attention' option 'mode': 'table' is not one of head, grid, scores"),
+            (["render", "attention", "--model", Paths.tinyGPT2, "--prompt", "hi", "--set", "colour=magma"],
+             "view 'attention' has no option 'colour'"),
+            (["render", "attention", "--model", Paths.tinyGPT2, "--prompt", "hi", "--set", "layer=7"],
+             "layer 7 is out of range (the model has blocks 0 to 1)"),
+            (["render", "attention", "--model", Paths.tinyGPT2, "--prompt", "hi", "-o", "/nonexistent/a.png"],
+             "the folder '/nonexistent' does not exist"),
+            (["redraw", folder + "/missing.json"], "cannot read figure data"),
+        ]
+        for (arguments, needle) in cases {
+            let r = try Loupe.run(arguments)
+            #expect(r.status != 0, "\(arguments)")
+            #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.contains(needle), "\(arguments): \(r.stderr)")
+        }
+        let badWidth = try Loupe.run(["render", "attention", "--prompt", "hi", "--width", "wide"])
+        #expect(badWidth.status != 0 && badWidth.stderr.contains("'wide' is not a length"))
     }
 }

@@ -84,7 +84,7 @@ let worldTokens = ["Hello", "·world", "↵", "东京", "の", "مرحبا", "�
     @Test func smallMultiples() throws {
         let theme = Theme.light
         let t = 8
-        let panels = (0 ..< 6).map { r in (0 ..< 4).map { c in (0 ..< t).map { q in (0 ..< t).map { k -> Double in
+        let panels = (0 ..< 6).map { r in (0 ..< 4).map { c in (0 ..< t).map { q in (0 ..< t).map { k -> Float in
             k > q ? .nan : k == max(0, q - (r + c) % 3) ? 1 : 0.1
         } } } }
         let grid = SmallMultiples(panels: panels, rowLabels: (0 ..< 6).map { "\($0)" }, columnLabels: (0 ..< 4).map { "\($0)" },

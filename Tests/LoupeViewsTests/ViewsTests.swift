@@ -147,7 +147,7 @@ func render(_ id: String, prompt: String, ids: [Int]? = nil, options: [String: S
                 o.head = h
                 let data = try AttentionView().analyze(input, options: o)
                 let pattern = try #require(data.pattern)
-                for q in 0 ..< ids.count { for k in 0 ..< ids.count { #expect(abs(pattern[q][k] - heads[h][q][k]) <= 1e-4) } }
+                for q in 0 ..< ids.count { for k in 0 ..< ids.count { #expect(abs(Double(pattern[q][k]) - heads[h][q][k]) <= 1e-4) } }
             }
         }
     }
