@@ -39,6 +39,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible, LocalizedErro
     case unknownHook(pattern: String, example: String)
     /// The forward pass produced NaN or infinity.
     case nonFiniteActivation(hook: String, position: Int)
+    /// A gradient objective that does not fit the model or the prompt.
+    case badObjective(String)
     /// An output file could not be written.
     case writeFailed(path: String, reason: String)
 
@@ -78,6 +80,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible, LocalizedErro
             return "hook pattern '\(pattern)' matches no hook point (for example '\(example)'; see 'loupe inspect')"
         case let .nonFiniteActivation(hook, position):
             return "the forward pass produced NaN or infinity at '\(hook)', position \(position): the model weights may be corrupt"
+        case let .badObjective(detail):
+            return "objective: \(detail)"
         case let .writeFailed(path, reason):
             return "cannot write '\(path)': \(reason)"
         }

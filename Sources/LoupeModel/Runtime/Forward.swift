@@ -126,7 +126,7 @@ extension Model {
         return ForwardResult(ids: ids, logits: logitsTensor, cache: cache)
     }
 
-    private func norm(_ x: [Float], _ weight: [Float], _ bias: [Float]?, into y: inout [Float], rows t: Int) {
+    func norm(_ x: [Float], _ weight: [Float], _ bias: [Float]?, into y: inout [Float], rows t: Int) {
         let d = config.dModel, eps = config.normEpsilon
         if let bias {
             layerNorm(x, weight, bias, &y, rows: t, dim: d, eps: eps)
@@ -135,7 +135,7 @@ extension Model {
         }
     }
 
-    private func project(_ x: [Float], _ w: [Float], _ bias: [Float]?, into y: inout [Float], rows t: Int, in n: Int, out m: Int) {
+    func project(_ x: [Float], _ w: [Float], _ bias: [Float]?, into y: inout [Float], rows t: Int, in n: Int, out m: Int) {
         if let bias {
             bias.withUnsafeBufferPointer { linear(x, w, $0.baseAddress, &y, rows: t, in: n, out: m) }
         } else {

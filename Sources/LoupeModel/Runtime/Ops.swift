@@ -127,3 +127,126 @@ func causalSoftmaxRows(_ s: UnsafeMutablePointer<Float>, rows t: Int) {
     let c: Float = 0.797_884_56 // sqrt(2/π)
     return 0.5 * x * (1 + tanhf(c * (x + 0.044715 * x * x * x)))
 }
+
+// MARK: - Backward passes
+//
+// Each takes the gradient of the output (dy) and what the forward saw, and
+// returns or accumulates the gradient of the input. Only input gradients
+// are computed: Loupe differentiates with respect to activations, never
+// weights.
+
+/// Backward of `linear`: dx [T, in] (+)= dy [T, out] · w [out, in].
+func linearBackward(_ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                    rows t: Int, in n: Int, out m: Int, accumulate: Bool = false) {
+    BLAS.sgemm(transA: false, transB: false, m: t, n: n, k: m, alpha: 1, a: dy, lda: m, b: w, ldb: n,
+               beta: accumulate ? 1 : 0, c: dx, ldc: n)
+}
+
+/// Backward of `rmsNorm`, accumulated into dx. With g = dy ⊙ w and
+/// r = 1 / sqrt(mean(x²) + eps): dx = r·g − x·r³·Σ(g ⊙ x) / d.
+func rmsNormBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                     _ dx: UnsafeMutablePointer<Float>, rows t: Int, dim d: Int, eps: Float) {
+    for r in 0 ..< t {
+        let xr = x + r * d, dyr = dy + r * d, dxr = dx + r * d
+        var ss: Double = 0, dot: Double = 0
+        for j in 0 ..< d {
+            ss += Double(xr[j]) * Double(xr[j])
+            dot += Double(dyr[j]) * Double(w[j]) * Double(xr[j])
+        }
+        let inv = 1 / (ss / Double(d) + Double(eps)).squareRoot()
+        let k = Float(inv * inv * inv * dot / Double(d)), invF = Float(inv)
+        for j in 0 ..< d { dxr[j] += invF * dyr[j] * w[j] - xr[j] * k }
+    }
+}
+
+/// Backward of `layerNorm`, accumulated into dx. With x̂ = (x − μ)·r and
+/// g = dy ⊙ w: dx = r·(g − mean(g) − x̂·mean(g ⊙ x̂)).
+func layerNormBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                       _ dx: UnsafeMutablePointer<Float>, rows t: Int, dim d: Int, eps: Float) {
+    for r in 0 ..< t {
+        let xr = x + r * d, dyr = dy + r * d, dxr = dx + r * d
+        var sum: Double = 0
+        for j in 0 ..< d { sum += Double(xr[j]) }
+        let mean = sum / Double(d)
+        var ss: Double = 0
+        for j in 0 ..< d { let c = Double(xr[j]) - mean; ss += c * c }
+        let inv = 1 / (ss / Double(d) + Double(eps)).squareRoot()
+        var gMean: Double = 0, gxMean: Double = 0
+        for j in 0 ..< d {
+            let g = Double(dyr[j]) * Double(w[j])
+            gMean += g
+            gxMean += g * (Double(xr[j]) - mean) * inv
+        }
+        gMean /= Double(d); gxMean /= Double(d)
+        for j in 0 ..< d {
+            let xhat = (Double(xr[j]) - mean) * inv
+            dxr[j] += Float(inv * (Double(dyr[j]) * Double(w[j]) - gMean - xhat * gxMean))
+        }
+    }
+}
+
+/// Backward of `applyRotary`, in place: the transpose of a rotation is the
+/// rotation by the opposite angle.
+func applyRotaryBackward(_ dx: UnsafeMutablePointer<Float>, rows t: Int, heads: Int, headDim hd: Int,
+                         rotaryDims: Int, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>) {
+    let half = rotaryDims / 2
+    for p in 0 ..< t {
+        let cp = cos + p * half, sp = sin + p * half
+        for h in 0 ..< heads {
+            let v = dx + (p * heads + h) * hd
+            for i in 0 ..< half {
+                let a = v[i], b = v[i + half]
+                v[i] = a * cp[i] + b * sp[i]
+                v[i + half] = b * cp[i] - a * sp[i]
+            }
+        }
+    }
+}
+
+/// Backward of `causalAttention`. Given dz [T, H, hd] and the forward's
+/// q, k, v (after rotary) and pattern, writes dq [T, H, hd], dk and dv
+/// [T, Hkv, hd], and the pattern's gradient dPattern [H, T, T] (for hooks).
+/// Per head: dP = dz·vᵀ; dv += Pᵀ·dz; dS = P ⊙ (dP − rowsum(dP ⊙ P));
+/// dq = scale·dS·k; dk += scale·dSᵀ·q.
+func causalAttentionBackward(dz: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+                             v: UnsafePointer<Float>, pattern: UnsafePointer<Float>,
+                             dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
+                             dPattern: UnsafeMutablePointer<Float>, rows t: Int, heads: Int, kvHeads: Int, headDim hd: Int) {
+    let group = heads / kvHeads
+    let scale = 1 / Float(hd).squareRoot()
+    let qStride = heads * hd, kvStride = kvHeads * hd
+    for i in 0 ..< t * kvStride { dk[i] = 0; dv[i] = 0 }
+    for h in 0 ..< heads {
+        let g = h / group
+        let p = pattern + h * t * t, dp = dPattern + h * t * t
+        BLAS.sgemm(transA: false, transB: true, m: t, n: t, k: hd, alpha: 1,
+                   a: dz + h * hd, lda: qStride, b: v + g * hd, ldb: kvStride, beta: 0, c: dp, ldc: t)
+        BLAS.sgemm(transA: true, transB: false, m: t, n: hd, k: t, alpha: 1,
+                   a: p, lda: t, b: dz + h * hd, ldb: qStride, beta: 1, c: dv + g * hd, ldc: kvStride)
+        // dS in a scratch copy: dPattern keeps dP for the hook.
+        var ds = [Float](repeating: 0, count: t * t)
+        for i in 0 ..< t {
+            var dot: Float = 0
+            for j in 0 ... i { dot += dp[i * t + j] * p[i * t + j] }
+            for j in 0 ... i { ds[i * t + j] = p[i * t + j] * (dp[i * t + j] - dot) }
+        }
+        BLAS.sgemm(transA: false, transB: false, m: t, n: hd, k: t, alpha: scale,
+                   a: ds, lda: t, b: k + g * hd, ldb: kvStride, beta: 0, c: dq + h * hd, ldc: qStride)
+        BLAS.sgemm(transA: true, transB: false, m: t, n: hd, k: t, alpha: scale,
+                   a: ds, lda: t, b: q + h * hd, ldb: qStride, beta: 1, c: dk + g * hd, ldc: kvStride)
+    }
+}
+
+/// d silu(x) / dx = σ(x)·(1 + x·(1 − σ(x))).
+@inline(__always) func siluGrad(_ x: Float) -> Float {
+    let s = 1 / (1 + expf(-x))
+    return s * (1 + x * (1 - s))
+}
+
+/// d geluTanh(x) / dx.
+@inline(__always) func geluTanhGrad(_ x: Float) -> Float {
+    let c: Float = 0.797_884_56
+    let u = c * (x + 0.044715 * x * x * x)
+    let th = tanhf(u)
+    return 0.5 * (1 + th) + 0.5 * x * (1 - th * th) * c * (1 + 3 * 0.044715 * x * x)
+}

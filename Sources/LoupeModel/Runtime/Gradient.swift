@@ -1,0 +1,253 @@
+import Foundation
+
+/// A scalar function of the forward pass, to differentiate.
+public enum Objective: Sendable, Equatable, CustomStringConvertible {
+    /// `blocks.{layer}.mlp.hook_post[position, index]`; a nil position sums over all positions.
+    case neuron(layer: Int, index: Int, position: Int?)
+    /// ⟨`blocks.{layer}.hook_resid_post[position]`, vector⟩, a direction in the residual stream.
+    case direction(layer: Int, vector: [Float], position: Int)
+    /// `logits[position, token]`.
+    case logit(token: Int, position: Int)
+
+    public var description: String {
+        switch self {
+        case let .neuron(l, i, p): "neuron \(i) of blocks.\(l).mlp.hook_post" + (p.map { " at position \($0)" } ?? " summed over positions")
+        case let .direction(l, _, p): "a direction in blocks.\(l).hook_resid_post at position \(p)"
+        case let .logit(t, p): "the logit of token \(t) at position \(p)"
+        }
+    }
+
+    /// The last block the forward pass must run (nil: all, and the unembedding).
+    var lastBlock: Int? {
+        switch self {
+        case let .neuron(l, _, _), let .direction(l, _, _): l
+        case .logit: nil
+        }
+    }
+}
+
+/// The gradient of an objective.
+public struct Gradient: Sendable {
+    /// The objective's value.
+    public let value: Float
+    /// d objective / d input embedding rows [T, d] (for gpt2, the token rows before positions are added).
+    public let embeddings: Tensor
+    /// Gradients at the hook points asked for (same shapes as the activations).
+    public let hooks: [HookPoint: Tensor]
+}
+
+/// What the forward pass keeps for the backward pass, per block.
+private struct BlockTape {
+    var xIn: [Float]       // [T, d] resid_pre
+    var q: [Float]         // [T, H·hd] after rotary
+    var k: [Float]         // [T, Hkv·hd] after rotary
+    var v: [Float]         // [T, Hkv·hd]
+    var pattern: [Float]   // [H, T, T]
+    var xMid: [Float]      // [T, d] resid_mid
+    var pre: [Float]       // [T, m] gate (llama) or c_fc (gpt2) pre-activation
+    var up: [Float]        // [T, m] up projection (llama)
+    var post: [Float]      // [T, m]
+}
+
+extension Model {
+    /// The token-embedding rows of `ids` [T, d]: the input a gradient is taken
+    /// with respect to (for gpt2, positions are added inside the model).
+    public func embed(_ ids: [Int]) throws -> Tensor {
+        try validate(ids)
+        let d = config.dModel
+        var out = [Float](repeating: 0, count: ids.count * d)
+        for (p, id) in ids.enumerated() { for j in 0 ..< d { out[p * d + j] = weights.tokenEmbedding[id * d + j] } }
+        return Tensor(shape: [ids.count, d], data: out)
+    }
+
+    /// The gradient of `objective` on the prompt `ids`.
+    public func gradient(of objective: Objective, ids: [Int], hooks: HookFilter = .none) throws -> Gradient {
+        try gradient(of: objective, embeddings: try embed(ids), hooks: hooks)
+    }
+
+    /// The gradient of `objective` with the input given as embedding rows
+    /// [T, d] (which need not be rows of the embedding matrix: text deep
+    /// dream feeds mixtures of them). The forward pass stops at the
+    /// objective's block.
+    public func gradient(of objective: Objective, embeddings: Tensor, hooks: HookFilter = .none) throws -> Gradient {
+        let c = config, w = weights
+        let d = c.dModel, m = c.dMLP, t = embeddings.shape.first ?? 0
+        let qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim
+        guard embeddings.shape == [t, d], t > 0 else {
+            throw ModelError.badTensorShape(path: path, tensor: "input embeddings", expected: [max(t, 1), d], found: embeddings.shape)
+        }
+        guard t <= c.contextLength else { throw ModelError.promptTooLong(tokens: t, context: c.contextLength) }
+        let objective = try resolve(objective, tokens: t)
+        let want = try hooks.resolve(config)
+        let last = objective.lastBlock ?? c.layers - 1
+        let rotary = c.architecture == .llama ? rotaryTables(positions: t, rotaryDims: c.ropeDimensions, theta: c.ropeTheta) : nil
+
+        // Forward, keeping what the backward pass needs.
+        var x = embeddings.data
+        if let pos = w.positionEmbedding { for i in 0 ..< t * d { x[i] += pos[i] } }
+        var tapes: [BlockTape] = []
+        var h = [Float](repeating: 0, count: t * d), out = [Float](repeating: 0, count: t * d)
+        for l in 0 ... last {
+            let b = w.blocks[l]
+            let xIn = x
+            norm(x, b.attnNorm, b.attnNormBias, into: &h, rows: t)
+            var q = [Float](repeating: 0, count: t * qDim), k = [Float](repeating: 0, count: t * kvDim), v = k
+            project(h, b.wq, b.bq, into: &q, rows: t, in: d, out: qDim)
+            project(h, b.wk, b.bk, into: &k, rows: t, in: d, out: kvDim)
+            project(h, b.wv, b.bv, into: &v, rows: t, in: d, out: kvDim)
+            if let rotary {
+                applyRotary(&q, rows: t, heads: c.heads, headDim: c.headDim, rotaryDims: c.ropeDimensions, cos: rotary.cos, sin: rotary.sin)
+                applyRotary(&k, rows: t, heads: c.kvHeads, headDim: c.headDim, rotaryDims: c.ropeDimensions, cos: rotary.cos, sin: rotary.sin)
+            }
+            var pattern = [Float](repeating: 0, count: c.heads * t * t), z = [Float](repeating: 0, count: t * qDim)
+            causalAttention(q: q, k: k, v: v, pattern: &pattern, z: &z, rows: t, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim)
+            project(z, b.wo, b.bo, into: &out, rows: t, in: qDim, out: d)
+            for i in 0 ..< t * d { x[i] += out[i] }
+            let xMid = x
+            norm(x, b.mlpNorm, b.mlpNormBias, into: &h, rows: t)
+            var pre = [Float](repeating: 0, count: t * m), up: [Float] = [], post = [Float](repeating: 0, count: t * m)
+            if let gate = b.wGate {
+                up = pre
+                project(h, gate, nil, into: &pre, rows: t, in: d, out: m)
+                project(h, b.wUp, nil, into: &up, rows: t, in: d, out: m)
+                for i in 0 ..< t * m { post[i] = silu(pre[i]) * up[i] }
+            } else {
+                project(h, b.wUp, b.bUp, into: &pre, rows: t, in: d, out: m)
+                for i in 0 ..< t * m { post[i] = geluTanh(pre[i]) }
+            }
+            tapes.append(BlockTape(xIn: xIn, q: q, k: k, v: v, pattern: pattern, xMid: xMid, pre: pre, up: up, post: post))
+            if l == last, case .neuron = objective { break }
+            project(post, b.wDown, b.bDown, into: &out, rows: t, in: m, out: d)
+            for i in 0 ..< t * d { x[i] += out[i] }
+        }
+
+        // The objective's value, and the gradient where it is read.
+        var value: Float = 0
+        var dx = [Float](repeating: 0, count: t * d)      // d objective / d residual stream
+        var seedPost: [Float]?                           // d objective / d post of the last block
+        switch objective {
+        case let .neuron(_, index, position):
+            var seed = [Float](repeating: 0, count: t * m)
+            for p in position.map({ [$0] }) ?? Array(0 ..< t) {
+                value += tapes[last].post[p * m + index]
+                seed[p * m + index] = 1
+            }
+            seedPost = seed
+        case let .direction(_, vector, position):
+            for j in 0 ..< d {
+                value += x[position * d + j] * vector[j]
+                dx[position * d + j] = vector[j]
+            }
+        case let .logit(token, position):
+            norm(x, w.finalNorm, w.finalNormBias, into: &h, rows: t)
+            var dh = [Float](repeating: 0, count: t * d)
+            for j in 0 ..< d {
+                value += h[position * d + j] * w.unembedding[token * d + j]
+                dh[position * d + j] = w.unembedding[token * d + j]
+            }
+            normBackward(dh, x, w.finalNorm, w.finalNormBias, into: &dx, rows: t)
+        }
+
+        // Backward, block by block.
+        var grads: [HookPoint: Tensor] = [:]
+        func keep(_ hook: HookPoint, _ data: [Float]) {
+            if want.contains(hook) { grads[hook] = Tensor(shape: hook.shape(config: c, tokens: t), data: data) }
+        }
+        var dh = [Float](repeating: 0, count: t * d)
+        for l in stride(from: last, through: 0, by: -1) {
+            let b = w.blocks[l], tape = tapes[l]
+            // MLP: out = post · Wdᵀ, post = act(pre)(·up).
+            var dPost = [Float](repeating: 0, count: t * m)
+            if l == last, let seedPost {
+                dPost = seedPost
+            } else {
+                keep(.residPost(l), dx)
+                keep(.mlpOut(l), dx)
+                linearBackward(dx, b.wDown, &dPost, rows: t, in: m, out: d)
+            }
+            keep(.mlpPost(l), dPost)
+            var dPre = [Float](repeating: 0, count: t * m)
+            if let gate = b.wGate {
+                var dUp = [Float](repeating: 0, count: t * m)
+                for i in 0 ..< t * m {
+                    dPre[i] = dPost[i] * tape.up[i] * siluGrad(tape.pre[i])
+                    dUp[i] = dPost[i] * silu(tape.pre[i])
+                }
+                keep(.mlpPreLinear(l), dUp)
+                linearBackward(dPre, gate, &dh, rows: t, in: d, out: m)
+                linearBackward(dUp, b.wUp, &dh, rows: t, in: d, out: m, accumulate: true)
+            } else {
+                for i in 0 ..< t * m { dPre[i] = dPost[i] * geluTanhGrad(tape.pre[i]) }
+                linearBackward(dPre, b.wUp, &dh, rows: t, in: d, out: m)
+            }
+            keep(.mlpPre(l), dPre)
+            normBackward(dh, tape.xMid, b.mlpNorm, b.mlpNormBias, into: &dx, rows: t)
+            keep(.residMid(l), dx)
+            keep(.attnOut(l), dx)
+
+            // Attention: out = z · Woᵀ.
+            var dz = [Float](repeating: 0, count: t * qDim)
+            linearBackward(dx, b.wo, &dz, rows: t, in: qDim, out: d)
+            keep(.z(l), dz)
+            var dq = [Float](repeating: 0, count: t * qDim), dk = [Float](repeating: 0, count: t * kvDim), dv = dk
+            var dPattern = [Float](repeating: 0, count: c.heads * t * t)
+            causalAttentionBackward(dz: dz, q: tape.q, k: tape.k, v: tape.v, pattern: tape.pattern, dq: &dq, dk: &dk, dv: &dv,
+                                    dPattern: &dPattern, rows: t, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim)
+            keep(.pattern(l), dPattern)
+            keep(.v(l), dv)
+            if let rotary {
+                keep(.rotQ(l), dq)
+                keep(.rotK(l), dk)
+                applyRotaryBackward(&dq, rows: t, heads: c.heads, headDim: c.headDim, rotaryDims: c.ropeDimensions, cos: rotary.cos, sin: rotary.sin)
+                applyRotaryBackward(&dk, rows: t, heads: c.kvHeads, headDim: c.headDim, rotaryDims: c.ropeDimensions, cos: rotary.cos, sin: rotary.sin)
+            }
+            keep(.q(l), dq)
+            keep(.k(l), dk)
+            linearBackward(dq, b.wq, &dh, rows: t, in: d, out: qDim)
+            linearBackward(dk, b.wk, &dh, rows: t, in: d, out: kvDim, accumulate: true)
+            linearBackward(dv, b.wv, &dh, rows: t, in: d, out: kvDim, accumulate: true)
+            normBackward(dh, tape.xIn, b.attnNorm, b.attnNormBias, into: &dx, rows: t)
+            keep(.residPre(l), dx)
+        }
+        keep(.embed, dx)
+        let bad = dx.contains { !$0.isFinite } || !value.isFinite
+        if bad { throw ModelError.nonFiniteActivation(hook: "the gradient of \(objective)", position: 0) }
+        return Gradient(value: value, embeddings: Tensor(shape: [t, d], data: dx), hooks: grads)
+    }
+
+    /// Checks an objective against the model and resolves negative positions.
+    func resolve(_ objective: Objective, tokens t: Int) throws -> Objective {
+        let c = config
+        func position(_ p: Int) throws -> Int {
+            let r = p < 0 ? t + p : p
+            guard r >= 0, r < t else { throw ModelError.badObjective("position \(p) is outside the prompt's \(t) tokens") }
+            return r
+        }
+        func layer(_ l: Int) throws {
+            guard l >= 0, l < c.layers else { throw ModelError.badObjective("layer \(l) is out of range (the model has blocks 0 to \(c.layers - 1))") }
+        }
+        switch objective {
+        case let .neuron(l, i, p):
+            try layer(l)
+            guard i >= 0, i < c.dMLP else { throw ModelError.badObjective("neuron \(i) is out of range (the MLP has neurons 0 to \(c.dMLP - 1))") }
+            return .neuron(layer: l, index: i, position: try p.map(position))
+        case let .direction(l, v, p):
+            try layer(l)
+            guard v.count == c.dModel else {
+                throw ModelError.badObjective("the direction has \(v.count) values but the residual stream has \(c.dModel)")
+            }
+            return .direction(layer: l, vector: v, position: try position(p))
+        case let .logit(tok, p):
+            guard tok >= 0, tok < c.vocabularySize else { throw ModelError.tokenOutOfVocabulary(id: tok, vocabularySize: c.vocabularySize) }
+            return .logit(token: tok, position: try position(p))
+        }
+    }
+
+    private func normBackward(_ dy: [Float], _ x: [Float], _ w: [Float], _ bias: [Float]?, into dx: inout [Float], rows t: Int) {
+        if bias != nil {
+            layerNormBackward(dy, x, w, &dx, rows: t, dim: config.dModel, eps: config.normEpsilon)
+        } else {
+            rmsNormBackward(dy, x, w, &dx, rows: t, dim: config.dModel, eps: config.normEpsilon)
+        }
+    }
+}
