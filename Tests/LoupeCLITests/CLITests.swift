@@ -186,7 +186,7 @@ enum Paths {
 /// The commands' outputs.
 @Suite struct CLIOutputTests {
     @Test func everyCommandHasHelpWithAnExample() throws {
-        for command in [["views"], ["render"], ["redraw"], ["inspect"], ["tokenize"], ["predict"], ["run"], ["bench", "forward"], ["bench", "render"]] {
+        for command in [["views"], ["render"], ["redraw"], ["inspect"], ["tokenize"], ["predict"], ["run"], ["grad"], ["bench", "forward"], ["bench", "render"]] {
             let r = try Loupe.run(command + ["--help"])
             #expect(r.status == 0)
             #expect(r.stdout.contains("loupe \(command.joined(separator: " "))"), "\(command) --help: \(r.stdout)")
@@ -341,5 +341,45 @@ enum Paths {
         }
         let badWidth = try Loupe.run(["render", "attention", "--prompt", "hi", "--width", "wide"])
         #expect(badWidth.status != 0 && badWidth.stderr.contains("'wide' is not a length"))
+    }
+}
+
+/// `loupe grad`.
+@Suite struct CLIGradTests {
+    @Test func writesTheGradientAndTheObjective() throws {
+        let folder = try Paths.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let out = folder + "/g.safetensors"
+        let r = try Loupe.run(["grad", "--model", Paths.tinyLlama, "--prompt", "The cat sat", "--objective", "neuron:1:7@-1", "--out", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        let file = try SafetensorsFile(path: out)
+        #expect(file.info("grad_embed")?.shape == [6, 64]) // BOS, "The", " c", "at", " s", "at"
+        #expect(file.info("objective")?.shape == [])
+        #expect(try file.int32s("tokens").count == 6)
+        // A direction from a text file, and one summed neuron.
+        try Data(Array(repeating: "0.125", count: 64).joined(separator: " ").utf8).write(to: URL(fileURLWithPath: folder + "/v.txt"))
+        for spec in ["direction:0:\(folder)/v.txt@1", "neuron:0:3@sum", "logit:42"] {
+            let g = try Loupe.run(["grad", "--model", Paths.tinyGPT2, "--prompt", "The cat sat", "--objective", spec, "--out", out])
+            #expect(g.status == 0, "\(spec): \(g.stderr)")
+        }
+    }
+
+    @Test func badObjectivesAreOneLineErrors() throws {
+        let folder = try Paths.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try Data([0, 0, 128, 63]).write(to: URL(fileURLWithPath: folder + "/short.f32"))
+        let cases: [(String, String)] = [
+            ("neuron:5:0", "layer 5 is out of range (the model has blocks 0 to 1)"),
+            ("neuron:0:9999", "neuron 9999 is out of range"),
+            ("logit:42@7", "position 7 is outside the prompt's 6 tokens"),
+            ("direction:0:\(folder)/short.f32", "the direction in '\(folder)/short.f32' has 1 values but the residual stream has 64"),
+            ("attention:1", "it must start with neuron:, logit: or direction:"),
+            ("neuron:0:x", "'x' is not a neuron index"),
+        ]
+        for (spec, needle) in cases {
+            let r = try Loupe.run(["grad", "--model", Paths.tinyLlama, "--prompt", "The cat sat", "--objective", spec, "--out", folder + "/g.safetensors"])
+            #expect(r.status != 0, "\(spec)")
+            #expect(r.stderr.contains(needle), "\(spec): \(r.stderr)")
+        }
     }
 }
