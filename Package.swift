@@ -45,7 +45,8 @@ let package = Package(
         // Built-in views: one module per folder under Plugins/.
         .target(name: "LogitLens", dependencies: ["LoupeCore"], path: "Plugins/LogitLens"),
         .target(name: "Attention", dependencies: ["LoupeCore"], path: "Plugins/Attention"),
-        .target(name: "LoupeViews", dependencies: ["LoupeCore", "LogitLens", "Attention"]),
+        .target(name: "TextDeepDream", dependencies: ["LoupeCore"], path: "Plugins/TextDeepDream"),
+        .target(name: "LoupeViews", dependencies: ["LoupeCore", "LogitLens", "Attention", "TextDeepDream"]),
 
         .executableTarget(
             name: "LoupeCLI",
@@ -70,7 +71,7 @@ let package = Package(
             dependencies: ["LoupeCore", "LoupeRender"]),
         .testTarget(
             name: "LoupeViewsTests",
-            dependencies: ["LoupeViews", "LoupeCore", "LoupeModel", "LoupeRender", "LoupeTestSupport", "LogitLens", "Attention"],
+            dependencies: ["LoupeViews", "LoupeCore", "LoupeModel", "LoupeRender", "LoupeTestSupport", "LogitLens", "Attention", "TextDeepDream"],
             exclude: ["__Snapshots__"]),
         .testTarget(
             name: "LoupeCLITests",

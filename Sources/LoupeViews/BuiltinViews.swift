@@ -1,6 +1,7 @@
 import Attention
 import LogitLens
 import LoupeCore
+import TextDeepDream
 
 /// The one list of built-in views. A test fails when a folder under
 /// `Plugins/` is missing from it.
@@ -8,6 +9,7 @@ public enum BuiltinViews {
     public static let plugins: [any ViewPlugin.Type] = [
         LogitLensView.self,
         AttentionView.self,
+        TextDeepDreamView.self,
     ]
 
     public static let registry = ViewRegistry(plugins)

@@ -6,6 +6,7 @@ import LoupeModel
 import LoupeRender
 import LoupeTestSupport
 import LoupeViews
+import TextDeepDream
 import Testing
 
 enum Paths {
@@ -216,6 +217,76 @@ extension SystemRandomNumberGenerator {
             z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             return z ^ (z >> 31)
+        }
+    }
+}
+
+/// Text deep dream against the reference step (grad_smollm2.json "dream"):
+/// 8 free positions after BOS seeded from " The capital of France is the city
+/// of" with logit 8, τ = 0.8, objective = mean of block 15 neuron 100 over
+/// them. Gradients within 1e-4 relative L2 of float64 autograd; the objective
+/// over 5 Adam steps (lr 0.1) within 1e-4.
+@Suite struct TextDeepDreamTests {
+    static let fixtures = Paths.tests.appendingPathComponent("LoupeModelTests/Fixtures/reference/smollm2").path
+
+    static func floats(_ name: String) throws -> [Float] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: fixtures + "/" + name))
+        return data.withUnsafeBytes { raw in (0 ..< data.count / 4).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) } }
+    }
+
+    static func relativeL2(_ a: [Float], _ b: [Float]) -> Double {
+        var n = 0.0, d = 0.0
+        for (x, y) in zip(a, b) { n += Double(x - y) * Double(x - y); d += Double(y) * Double(y) }
+        return (n / d).squareRoot()
+    }
+
+    @Test func matchesTheReferenceStep() throws {
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/grad_smollm2.json"))) as? [String: Any])
+        let dream = try #require(json["dream"] as? [String: Any])
+        let settings = try #require(dream["settings"] as? [String: Any])
+        let seedIds = try #require(settings["seed_ids"] as? [Int])
+        let model = try smollm2.get()
+        let s = DreamSettings(layer: 15, neuron: 100, direction: nil, prefix: [1], start: seedIds, steps: 5,
+                              learningRate: 0.1, temperatureStart: 0.8, temperatureEnd: 0.8, initLogit: 8)
+        var dreamer = Dreamer(model: model, settings: s)
+        let (value, dEmb, dz) = try dreamer.relaxedGradient(temperature: 0.8)
+        #expect(abs(Double(value) - (dream["objective0_f64"] as! Double)) <= 1e-4)
+        let embErr = Self.relativeL2(dEmb.data, try Self.floats("grad_smollm2_dream_grad_emb_f64.f32"))
+        let zErr = Self.relativeL2(dz, try Self.floats("grad_smollm2_dream_grad_z_f64.f32"))
+        #expect(embErr <= 1e-4, "gradient w.r.t. the mixed embeddings: relative L2 \(embErr)")
+        #expect(zErr <= 1e-4, "gradient w.r.t. z: relative L2 \(zErr)")
+        let perStep = try #require(dream["objective_per_step_f64"] as? [Double])
+        for k in 0 ..< 5 {
+            let v = try dreamer.ascend(temperature: 0.8)
+            #expect(abs(Double(v) - perStep[k]) <= 1e-4, "step \(k): \(v), reference \(perStep[k])")
+        }
+        #expect(abs(Double(try dreamer.relaxedGradient(temperature: 0.8).value) - perStep[5]) <= 1e-4)
+    }
+
+    /// The same seed gives the same dream; the projected activation climbs.
+    @Test func deterministicAndClimbing() throws {
+        let options = ["steps": "12", "positions": "4", "show": "3", "init": "random", "seed": "3"]
+        let (_, a) = try render("text-deep-dream", prompt: "hi", options: options)
+        let (_, b) = try render("text-deep-dream", prompt: "hi", options: options)
+        let view = try BuiltinViews.registry.view("text-deep-dream")
+        #expect(try view.encodeRecord(a) == view.encodeRecord(b))
+        let data = try #require(a.data as? TextDeepDreamView.Data)
+        #expect(data.steps.count == 13)
+        #expect(data.steps.filter { $0.tokens != nil }.map(\.step) == [0, 6, 12])
+        #expect(data.best.activation >= data.steps[0].projected)
+        #expect(data.best.ids.count == 4)
+    }
+
+    @Test func badTargetsAreClearErrors() throws {
+        #expect { try render("text-deep-dream", prompt: "hi", options: ["layer": "40"]) } throws: {
+            "\($0)" == "view 'text-deep-dream': layer 40 is out of range (the model has blocks 0 to 29)"
+        }
+        #expect { try render("text-deep-dream", prompt: "hi", options: ["neuron": "1536"]) } throws: { "\($0)".contains("neuron 1536 is out of range") }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-dir-\(UUID().uuidString)").path
+        try Data("1 2 3".utf8).write(to: URL(fileURLWithPath: folder))
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        #expect { try render("text-deep-dream", prompt: "hi", options: ["direction": folder]) } throws: {
+            "\($0)".contains("has 3 values but the residual stream has 576")
         }
     }
 }

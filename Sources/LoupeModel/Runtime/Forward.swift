@@ -18,7 +18,7 @@ extension Model {
         try run(ids, hooks: hooks, lastBlock: lastBlock, checkFinite: true)
     }
 
-    private func run(_ ids: [Int], hooks: HookFilter, lastBlock: Int?, checkFinite check: Bool) throws -> ForwardResult {
+    func run(_ ids: [Int], hooks: HookFilter, lastBlock: Int?, checkFinite check: Bool) throws -> ForwardResult {
         try validate(ids)
         let want = try hooks.resolve(config)
         let c = config, w = weights

@@ -8,19 +8,34 @@ public enum Objective: Sendable, Equatable, CustomStringConvertible {
     case direction(layer: Int, vector: [Float], position: Int)
     /// `logits[position, token]`.
     case logit(token: Int, position: Int)
+    /// The mean of `blocks.{layer}.mlp.hook_post[p, index]` over positions p ≥ `from`
+    /// (text deep dream: the free positions after a fixed prefix).
+    case neuronMean(layer: Int, index: Int, from: Int)
+    /// The mean of ⟨`blocks.{layer}.hook_resid_post[p]`, vector⟩ over positions p ≥ `from`.
+    case directionMean(layer: Int, vector: [Float], from: Int)
 
     public var description: String {
         switch self {
         case let .neuron(l, i, p): "neuron \(i) of blocks.\(l).mlp.hook_post" + (p.map { " at position \($0)" } ?? " summed over positions")
         case let .direction(l, _, p): "a direction in blocks.\(l).hook_resid_post at position \(p)"
         case let .logit(t, p): "the logit of token \(t) at position \(p)"
+        case let .neuronMean(l, i, f): "the mean of neuron \(i) of blocks.\(l).mlp.hook_post from position \(f)"
+        case let .directionMean(l, _, f): "the mean of a direction in blocks.\(l).hook_resid_post from position \(f)"
+        }
+    }
+
+    /// Whether the objective reads an MLP activation (so its block's MLP output is not needed).
+    var readsMLP: Bool {
+        switch self {
+        case .neuron, .neuronMean: true
+        default: false
         }
     }
 
     /// The last block the forward pass must run (nil: all, and the unembedding).
     var lastBlock: Int? {
         switch self {
-        case let .neuron(l, _, _), let .direction(l, _, _): l
+        case let .neuron(l, _, _), let .direction(l, _, _), let .neuronMean(l, _, _), let .directionMean(l, _, _): l
         case .logit: nil
         }
     }
@@ -69,7 +84,11 @@ extension Model {
     /// [T, d] (which need not be rows of the embedding matrix: text deep
     /// dream feeds mixtures of them). The forward pass stops at the
     /// objective's block.
-    public func gradient(of objective: Objective, embeddings: Tensor, hooks: HookFilter = .none) throws -> Gradient {
+    /// With `fullForward`, the forward pass runs every block and the
+    /// unembedding even when the objective is read earlier (only to compare
+    /// timings with frameworks that cannot stop early).
+    public func gradient(of objective: Objective, embeddings: Tensor, hooks: HookFilter = .none,
+                         fullForward: Bool = false) throws -> Gradient {
         let c = config, w = weights
         let d = c.dModel, m = c.dMLP, t = embeddings.shape.first ?? 0
         let qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim
@@ -116,7 +135,7 @@ extension Model {
                 for i in 0 ..< t * m { post[i] = geluTanh(pre[i]) }
             }
             tapes.append(BlockTape(xIn: xIn, q: q, k: k, v: v, pattern: pattern, xMid: xMid, pre: pre, up: up, post: post))
-            if l == last, case .neuron = objective { break }
+            if l == last, objective.readsMLP { break }
             project(post, b.wDown, b.bDown, into: &out, rows: t, in: m, out: d)
             for i in 0 ..< t * d { x[i] += out[i] }
         }
@@ -125,6 +144,10 @@ extension Model {
         var value: Float = 0
         var dx = [Float](repeating: 0, count: t * d)      // d objective / d residual stream
         var seedPost: [Float]?                           // d objective / d post of the last block
+        if fullForward, last < c.layers - 1 {
+            // Run the rest of the model for timing parity; nothing reads it.
+            _ = try run(Array(repeating: 0, count: t), hooks: .none, lastBlock: nil, checkFinite: false)
+        }
         switch objective {
         case let .neuron(_, index, position):
             var seed = [Float](repeating: 0, count: t * m)
@@ -133,10 +156,26 @@ extension Model {
                 seed[p * m + index] = 1
             }
             seedPost = seed
+        case let .neuronMean(_, index, from):
+            var seed = [Float](repeating: 0, count: t * m)
+            let scale = 1 / Float(t - from)
+            for p in from ..< t {
+                value += tapes[last].post[p * m + index] * scale
+                seed[p * m + index] = scale
+            }
+            seedPost = seed
         case let .direction(_, vector, position):
             for j in 0 ..< d {
                 value += x[position * d + j] * vector[j]
                 dx[position * d + j] = vector[j]
+            }
+        case let .directionMean(_, vector, from):
+            let scale = 1 / Float(t - from)
+            for p in from ..< t {
+                for j in 0 ..< d {
+                    value += x[p * d + j] * vector[j] * scale
+                    dx[p * d + j] = vector[j] * scale
+                }
             }
         case let .logit(token, position):
             norm(x, w.finalNorm, w.finalNormBias, into: &h, rows: t)
@@ -240,6 +279,14 @@ extension Model {
         case let .logit(tok, p):
             guard tok >= 0, tok < c.vocabularySize else { throw ModelError.tokenOutOfVocabulary(id: tok, vocabularySize: c.vocabularySize) }
             return .logit(token: tok, position: try position(p))
+        case let .neuronMean(l, i, f):
+            _ = try resolve(.neuron(layer: l, index: i, position: nil), tokens: t)
+            guard f >= 0, f < t else { throw ModelError.badObjective("no positions from \(f) in a prompt of \(t) tokens") }
+            return objective
+        case let .directionMean(l, v, f):
+            _ = try resolve(.direction(layer: l, vector: v, position: 0), tokens: t)
+            guard f >= 0, f < t else { throw ModelError.badObjective("no positions from \(f) in a prompt of \(t) tokens") }
+            return objective
         }
     }
 
@@ -249,5 +296,28 @@ extension Model {
         } else {
             rmsNormBackward(dy, x, w, &dx, rows: t, dim: config.dModel, eps: config.normEpsilon)
         }
+    }
+}
+
+/// A relaxed input: rows that are probability mixtures of token embeddings,
+/// for optimising text by gradient (text deep dream).
+extension Model {
+    /// P [N, V] · E [V, d]: the embedding rows of N probability mixtures.
+    public func mixedEmbeddings(_ probabilities: [Float], rows n: Int) -> Tensor {
+        let d = config.dModel, v = config.vocabularySize
+        precondition(probabilities.count == n * v, "mixture probabilities must be [\(n), \(v)]")
+        var out = [Float](repeating: 0, count: n * d)
+        BLAS.sgemm(transA: false, transB: false, m: n, n: d, k: v, alpha: 1, a: probabilities, lda: v,
+                   b: weights.tokenEmbedding, ldb: d, beta: 0, c: &out, ldc: d)
+        return Tensor(shape: [n, d], data: out)
+    }
+
+    /// The backward of `mixedEmbeddings`: dP [N, V] = dEmb [N, d] · Eᵀ.
+    public func mixtureGradient(_ dEmbeddings: Tensor) -> [Float] {
+        let d = config.dModel, v = config.vocabularySize, n = dEmbeddings.shape[0]
+        var out = [Float](repeating: 0, count: n * v)
+        BLAS.sgemm(transA: false, transB: true, m: n, n: v, k: d, alpha: 1, a: dEmbeddings.data, lda: d,
+                   b: weights.tokenEmbedding, ldb: d, beta: 0, c: &out, ldc: v)
+        return out
     }
 }

@@ -1,0 +1,270 @@
+import Foundation
+import LoupeCore
+import LoupeModel
+import LoupeRender
+
+/// Text deep dream: text optimised to excite a neuron or a residual
+/// direction, by gradient ascent on a relaxed one-hot input (see `Dreamer`).
+public struct TextDeepDreamView: ViewPlugin {
+    public init() {}
+
+    public static let info = ViewInfo(
+        id: "text-deep-dream",
+        title: "Text deep dream",
+        summary: "Text optimised by gradient ascent to excite a neuron or a residual direction, with its activation over the steps.",
+        options: [
+            OptionDoc("layer", .int, default: "15", "block of the target"),
+            OptionDoc("neuron", .int, default: "100", "neuron of blocks.LAYER.mlp.hook_post to excite"),
+            OptionDoc("direction", .string, default: "", "file with a direction in blocks.LAYER.hook_resid_post to excite instead (d_model float32 values, or numbers as text)"),
+            OptionDoc("positions", .int, default: "8", "free token positions"),
+            OptionDoc("steps", .int, default: "40", "optimisation steps"),
+            OptionDoc("lr", .number, default: "1", "Adam learning rate (on the logits z; Adam moves each by about lr per step)"),
+            OptionDoc("tau_start", .number, default: "1", "softmax temperature at the first step"),
+            OptionDoc("tau_end", .number, default: "0.1", "temperature at the last step (annealed geometrically)"),
+            OptionDoc("init", .choice, default: "prompt", "where the free tokens start", allowed: ["prompt", "random", "prompt-set"]),
+            OptionDoc("init_logit", .number, default: "2", "logit given to the starting token of each position"),
+            OptionDoc("prompts", .string, default: PromptSet.defaultPath, "prompt set searched with init=prompt-set"),
+            OptionDoc("seed", .int, default: "0", "random seed (init=random, and padding a short prompt)"),
+            OptionDoc("show", .int, default: "4", "how many steps' text to show"),
+            OptionDoc("title", .string, default: "", "figure title (default: the target)"),
+        ],
+        example: ViewExample(prompt: " The capital of France is the city of", options: ["layer": "15", "neuron": "100", "steps": "24"]))
+
+    public enum Start: String, Codable, Sendable { case prompt, random, promptSet = "prompt-set" }
+
+    public struct Options: Codable, Sendable {
+        public var layer = 15
+        public var neuron = 100
+        public var direction = ""
+        public var positions = 8
+        public var steps = 40
+        public var lr = 1.0
+        public var tauStart = 1.0
+        public var tauEnd = 0.1
+        public var `init`: Start = .prompt
+        public var initLogit = 2.0
+        public var prompts = PromptSet.defaultPath
+        public var seed = 0
+        public var show = 4
+        public var title = ""
+        public init() {}
+
+        enum CodingKeys: String, CodingKey {
+            case layer, neuron, direction, positions, steps, lr, tauStart = "tau_start", tauEnd = "tau_end", `init`,
+                 initLogit = "init_logit", prompts, seed, show, title
+        }
+    }
+
+    public static var defaultOptions: Options { Options() }
+
+    public struct Step: Codable, Sendable {
+        public var step: Int
+        public var temperature: Double
+        /// The relaxed objective (on the softmax mixtures).
+        public var relaxed: Double
+        /// The objective on the projected (argmax) text.
+        public var projected: Double
+        public var text: String
+        /// For the steps drawn: the projected tokens and each one's activation.
+        public var tokens: [String]?
+        public var activations: [Double]?
+    }
+
+    public struct Best: Codable, Sendable {
+        public var step: Int
+        public var text: String
+        public var ids: [Int]
+        public var tokens: [String]
+        public var activation: Double
+        public var activations: [Double]
+    }
+
+    public struct Data: Codable, Sendable {
+        public var target: String
+        public var layer: Int
+        public var neuron: Int?
+        public var prefix: [String]
+        public var start: String
+        public var steps: [Step]
+        public var best: Best
+    }
+
+    public func analyze(_ input: AnalysisInput, options o: Options) throws -> Data {
+        let model = input.model, c = model.config
+        func invalid(_ s: String) -> CoreError { .invalidInput(view: Self.info.id, detail: s) }
+        guard (0 ..< c.layers).contains(o.layer) else { throw invalid("layer \(o.layer) is out of range (the model has blocks 0 to \(c.layers - 1))") }
+        guard o.direction != "" || (0 ..< c.dMLP).contains(o.neuron) else {
+            throw invalid("neuron \(o.neuron) is out of range (the MLP has neurons 0 to \(c.dMLP - 1))")
+        }
+        guard (1 ... 64).contains(o.positions) else { throw invalid("positions must be 1 to 64") }
+        guard (1 ... 2000).contains(o.steps) else { throw invalid("steps must be 1 to 2000") }
+        guard o.tauStart > 0, o.tauEnd > 0, o.lr > 0 else { throw invalid("tau_start, tau_end and lr must be positive") }
+        let direction = o.direction.isEmpty ? nil : try readDirection(o.direction, dModel: c.dModel)
+
+        let prefix = model.prependsBOS ? [model.tokenizer.bosId ?? 0] : [input.ids.first ?? 0]
+        var rng = SplitMix(seed: UInt64(bitPattern: Int64(o.seed)))
+        func randomTokens(_ n: Int) -> [Int] { (0 ..< n).map { _ in Int(rng.next() % UInt64(c.vocabularySize)) } }
+        var start: [Int]
+        switch o.`init` {
+        case .random: start = randomTokens(o.positions)
+        case .prompt:
+            start = Array(input.ids.drop { prefix.contains($0) && $0 == input.ids.first }.prefix(o.positions))
+            start += randomTokens(o.positions - start.count)
+        case .promptSet:
+            start = try bestWindow(model: model, set: PromptSet(path: o.prompts), layer: o.layer, neuron: o.neuron,
+                                   direction: direction, width: o.positions, prefix: prefix)
+        }
+        let settings = DreamSettings(layer: o.layer, neuron: direction == nil ? o.neuron : nil, direction: direction, prefix: prefix,
+                                     start: start, steps: o.steps, learningRate: Float(o.lr), temperatureStart: Float(o.tauStart),
+                                     temperatureEnd: Float(o.tauEnd), initLogit: Float(o.initLogit))
+        var dreamer = Dreamer(model: model, settings: settings)
+        let shown = Set(Self.shownSteps(count: o.show, steps: o.steps))
+        var steps: [Step] = []
+        var best: Best?
+        let tokenizer = model.tokenizer
+        for s in 0 ... o.steps {
+            let tau = settings.temperature(at: min(s, o.steps - 1))
+            let ids = dreamer.projected()
+            let (mean, per) = try dreamer.activation(of: ids)
+            let relaxed = s < o.steps ? try dreamer.ascend(temperature: tau) : try dreamer.relaxedGradient(temperature: tau).value
+            let tokens = ids.map { tokenizer.displayText(of: $0) }
+            steps.append(Step(step: s, temperature: Double(tau), relaxed: Double(relaxed), projected: mean, text: tokenizer.decode(ids),
+                              tokens: shown.contains(s) ? tokens : nil, activations: shown.contains(s) ? per : nil))
+            if best == nil || mean > best!.activation {
+                best = Best(step: s, text: tokenizer.decode(ids), ids: ids, tokens: tokens, activation: mean, activations: per)
+            }
+        }
+        let target = direction == nil ? "neuron \(o.neuron) of block \(o.layer) (mlp.hook_post)" : "a direction in block \(o.layer)'s residual output"
+        return Data(target: target, layer: o.layer, neuron: direction == nil ? o.neuron : nil,
+                    prefix: prefix.map { tokenizer.displayText(of: $0) }, start: tokenizer.decode(start), steps: steps, best: best!)
+    }
+
+    /// The steps whose text is drawn: evenly spread, the first and last included.
+    static func shownSteps(count: Int, steps: Int) -> [Int] {
+        guard count > 1 else { return [steps] }
+        return (0 ..< count).map { Int((Double($0) * Double(steps) / Double(count - 1)).rounded()) }
+    }
+
+    /// The window of the prompt set that excites the target most.
+    func bestWindow(model: Model, set: PromptSet, layer: Int, neuron: Int, direction: [Float]?, width: Int, prefix: [Int]) throws -> [Int] {
+        var best: (Double, [Int]) = (-.infinity, [])
+        for e in set.entries {
+            let ids = model.tokenize(e.text)
+            let hook = direction == nil ? "blocks.\(layer).mlp.hook_post" : "blocks.\(layer).hook_resid_post"
+            let cache = try model.forward(ids, hooks: .matching([hook]), lastBlock: layer).cache
+            for p in prefix.count ..< ids.count {
+                let a: Double
+                if let direction {
+                    let x = cache[.residPost(layer)]!, d = model.config.dModel
+                    a = (0 ..< d).reduce(0.0) { $0 + Double(x.data[p * d + $1]) * Double(direction[$1]) }
+                } else {
+                    a = Double(cache[.mlpPost(layer)]!.data[p * model.config.dMLP + neuron])
+                }
+                if a > best.0 {
+                    let lo = max(prefix.count, p + 1 - width)
+                    var window = Array(ids[lo ... p])
+                    while window.count < width { window.append(window.last ?? 0) }
+                    best = (a, window)
+                }
+            }
+        }
+        return best.1
+    }
+
+    func readDirection(_ path: String, dModel: Int) throws -> [Float] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CoreError.invalidInput(view: Self.info.id, detail: "no direction file '\(path)'")
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        let isText = text.allSatisfy { "0123456789.-+eE \t\n\r,[]".contains($0) }
+        let values: [Float] = isText
+            ? text.split { " \t\n\r,[]".contains($0) }.compactMap { Float($0) }
+            : data.withUnsafeBytes { raw in (0 ..< data.count / 4).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) } }
+        guard values.count == dModel, data.count % 4 == 0 || isText else {
+            throw CoreError.invalidInput(view: Self.info.id, detail: "the direction in '\(path)' has \(values.count) values but the residual stream has \(dModel)")
+        }
+        return values
+    }
+
+    // MARK: Drawing
+
+    struct Layout {
+        var chart: Double
+        var rows: [(label: String, tokens: [String], values: [Double], height: Double)]
+        var label: Double
+        var colorbar: Double
+    }
+
+    func layout(_ data: Data, theme: Theme, width: Double, measure: Canvas) -> Layout {
+        let chart = max(120, width * 0.32)
+        let labelWidth = measure.measure("step 000 · τ 0.00", theme.tickFont).width + theme.gap
+        let bar = Colorbar(colormap: .rdbu, scale: ColorScale(low: -1, high: 1), label: "activation").width(measure, theme: theme)
+        let textWidth = width - 2 * theme.margin - labelWidth - bar
+        var rows: [(String, [String], [Double], Double)] = []
+        for s in data.steps where s.tokens != nil {
+            let w = WrappedTokens(tokens: s.tokens ?? [], values: s.activations ?? [], colormap: .rdbu, scale: ColorScale(low: -1, high: 1))
+            rows.append(("step \(s.step) · τ \(String(format: "%.2f", s.temperature))", s.tokens ?? [], s.activations ?? [],
+                         w.height(forWidth: textWidth, measure, theme: theme)))
+        }
+        let b = data.best
+        let w = WrappedTokens(tokens: b.tokens, values: b.activations, colormap: .rdbu, scale: ColorScale(low: -1, high: 1))
+        rows.append(("best (step \(b.step))", b.tokens, b.activations, w.height(forWidth: textWidth, measure, theme: theme)))
+        return Layout(chart: chart, rows: rows, label: labelWidth, colorbar: bar)
+    }
+
+    public func size(of data: Data, options: Options, theme: Theme, width: Double?, measure: Canvas) -> Size {
+        let w = width ?? 560
+        let l = layout(data, theme: theme, width: w, measure: measure)
+        let title = measure.measure("Ag", theme.titleFont).height + theme.gap
+        let rows = l.rows.reduce(0) { $0 + $1.height + theme.gap * 2 }
+        return Size(w, theme.margin * 2 + title + l.chart + theme.gap * 2 + rows)
+    }
+
+    public func draw(_ data: Data, options: Options, on canvas: Canvas, in frame: Rect, theme: Theme) throws {
+        let l = layout(data, theme: theme, width: frame.width, measure: canvas)
+        var y = frame.y + theme.margin
+        let title = options.title.isEmpty ? "Text deep dream: \(data.target)" : options.title
+        y += canvas.text(title, at: Point(frame.midX, y), font: theme.titleFont, color: theme.foreground,
+                         anchor: TextAnchor(.center, .top), maxWidth: frame.width - 2 * theme.margin).height + theme.gap
+        let steps = data.steps
+        let activity = LineChart(series: [
+            .init(label: "relaxed (softmax input)", points: steps.map { (Double($0.step), $0.relaxed) }, color: Colormap.viridis.color(at: 0.25)),
+            .init(label: "projected (real tokens)", points: steps.map { (Double($0.step), $0.projected) }, color: theme.accent),
+        ], xTitle: "step", yTitle: "activation")
+        let temperature = LineChart(series: [.init(label: "τ", points: steps.map { (Double($0.step), $0.temperature) }, color: theme.muted, dashed: true)],
+                                    xTitle: "step", yTitle: "temperature")
+        let chartWidth = frame.width - 2 * theme.margin
+        activity.draw(canvas, in: Rect(x: frame.x + theme.margin, y: y, width: chartWidth * 0.68, height: l.chart), theme: theme)
+        temperature.draw(canvas, in: Rect(x: frame.x + theme.margin + chartWidth * 0.7, y: y, width: chartWidth * 0.3, height: l.chart), theme: theme)
+        y += l.chart + theme.gap * 2
+
+        let magnitude = max(1e-6, (l.rows.flatMap(\.values).map(abs).max() ?? 1))
+        let scale = ColorScale(low: -magnitude, high: magnitude)
+        let textX = frame.x + theme.margin + l.label
+        let textWidth = frame.maxX - theme.margin - l.colorbar - textX
+        let rowsTop = y
+        for (i, row) in l.rows.enumerated() {
+            let isBest = i == l.rows.count - 1
+            canvas.text(row.label, at: Point(frame.x + theme.margin, y + 2), font: isBest ? theme.tickFont.withBold() : theme.tickFont,
+                        color: isBest ? theme.foreground : theme.muted, maxWidth: l.label - theme.gap)
+            WrappedTokens(tokens: row.tokens, values: row.values, colormap: .rdbu, scale: scale)
+                .draw(canvas, in: Rect(x: textX, y: y, width: textWidth, height: row.height), theme: theme)
+            y += row.height + theme.gap * 2
+        }
+        try Colorbar(colormap: .rdbu, scale: scale, label: "activation")
+            .draw(canvas, in: Rect(x: frame.maxX - theme.margin - l.colorbar, y: rowsTop, width: l.colorbar, height: max(40, y - rowsTop - theme.gap * 2)), theme: theme)
+    }
+}
+
+/// SplitMix64: a small, fast, reproducible generator for seeded choices.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+
+/// A line chart: series of (x, y) over shared axes with round-number ticks,
+/// axis titles and a legend, for quantities over optimisation steps.
+public struct LineChart: Sendable {
+    public struct Series: Sendable {
+        public var label: String
+        public var points: [(x: Double, y: Double)]
+        public var color: Color
+        public var dashed: Bool
+        public init(label: String, points: [(x: Double, y: Double)], color: Color, dashed: Bool = false) {
+            self.label = label; self.points = points; self.color = color; self.dashed = dashed
+        }
+    }
+
+    public var series: [Series]
+    public var xTitle: String
+    public var yTitle: String
+    public var title: String
+
+    public init(series: [Series], xTitle: String, yTitle: String, title: String = "") {
+        self.series = series; self.xTitle = xTitle; self.yTitle = yTitle; self.title = title
+    }
+
+    func range(_ values: [Double]) -> (Double, Double) {
+        let finite = values.filter(\.isFinite)
+        guard var lo = finite.min(), var hi = finite.max() else { return (0, 1) }
+        if hi - lo < 1e-12 { lo -= 0.5; hi += 0.5 }
+        let pad = (hi - lo) * 0.05
+        return (lo - pad, hi + pad)
+    }
+
+    public func draw(_ canvas: Canvas, in frame: Rect, theme: Theme) {
+        let xs = series.flatMap { $0.points.map(\.x) }, ys = series.flatMap { $0.points.map(\.y) }
+        let (x0, x1) = range(xs), (y0, y1) = range(ys)
+        let xScale = ColorScale(low: x0, high: x1), yScale = ColorScale(low: y0, high: y1)
+        let yTicks = yScale.ticks(maxCount: 5), xTicks = xScale.ticks(maxCount: 6)
+        let tick = theme.tickFont
+        let line = canvas.measure("Ag", tick).height
+        let tickWidth = yTicks.map { canvas.measure(ColorScale.format($0), tick).width }.max() ?? 0
+        var top = frame.y + theme.margin
+        if !title.isEmpty {
+            canvas.text(title, at: Point(frame.midX, top), font: theme.titleFont, color: theme.foreground,
+                        anchor: TextAnchor(.center, .top), maxWidth: frame.width - 2 * theme.margin)
+            top += canvas.measure(title, theme.titleFont).height + theme.gap
+        }
+        let legend = Legend(entries: series.map { ($0.color, $0.label) })
+        let legendSize = legend.size(canvas, theme: theme)
+        let labelHeight = canvas.measure(yTitle, theme.labelFont).height
+        let plot = Rect(x: frame.x + theme.margin + labelHeight + theme.gap + tickWidth + theme.gap, y: top + line / 2,
+                        width: frame.width - (theme.margin + labelHeight + 2 * theme.gap + tickWidth) - theme.margin - legendSize.width - 2 * theme.gap,
+                        height: frame.maxY - theme.margin - canvas.measure(xTitle, theme.labelFont).height - theme.gap - line - theme.gap - (top + line / 2))
+        guard plot.width > 10, plot.height > 10 else { return }
+        func px(_ x: Double) -> Double { plot.x + xScale.position(x) * plot.width }
+        func py(_ y: Double) -> Double { plot.maxY - yScale.position(y) * plot.height }
+        for v in yTicks {
+            canvas.line(Point(plot.x, py(v)), Point(plot.maxX, py(v)), theme.rule.withAlpha(0.5), width: theme.lineWidth / 2)
+            canvas.text(ColorScale.format(v), at: Point(plot.x - theme.gap, py(v)), font: tick, color: theme.foreground, anchor: TextAnchor(.right, .middle))
+        }
+        for v in xTicks {
+            canvas.text(ColorScale.format(v), at: Point(px(v), plot.maxY + theme.gap), font: tick, color: theme.foreground, anchor: TextAnchor(.center, .top))
+        }
+        canvas.stroke(plot, theme.rule, width: theme.lineWidth / 2)
+        for s in series {
+            let points = s.points.filter { $0.y.isFinite }.map { Point(px($0.x), py($0.y)) }
+            canvas.clipped(to: plot) {
+                canvas.polyline(points, s.color, width: theme.lineWidth * 2, dash: s.dashed ? [3, 2] : [])
+            }
+        }
+        canvas.text(xTitle, at: Point(plot.midX, frame.maxY - theme.margin), font: theme.labelFont, color: theme.muted,
+                    anchor: TextAnchor(.center, .bottom), maxWidth: plot.width)
+        canvas.text(yTitle, at: Point(frame.x + theme.margin, plot.midY), font: theme.labelFont, color: theme.muted,
+                    anchor: TextAnchor(.center, .top), angle: -.pi / 2, maxWidth: plot.height)
+        legend.draw(canvas, at: Point(plot.maxX + 2 * theme.gap, plot.y), theme: theme)
+    }
+}
