@@ -51,7 +51,7 @@ let package = Package(
         .executableTarget(
             name: "LoupeCLI",
             dependencies: [
-                "LoupeModel", "LoupeCore", "LoupeViews", "LoupeRender",
+                "LoupeModel", "LoupeCore", "LoupeViews", "LoupeRender", "TextDeepDream",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

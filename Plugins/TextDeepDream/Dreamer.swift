@@ -87,13 +87,14 @@ public struct Dreamer {
     /// The relaxed objective and its gradients with respect to the mixed
     /// embeddings [N, d] and to z [N, V]:
     /// dz = (1/τ)·P ⊙ (dP − Σ_j P·dP), with dP = dEmb · Eᵀ.
-    public func relaxedGradient(temperature tau: Float) throws -> (value: Float, embeddings: Tensor, z: [Float]) {
+    /// `fullModel` runs every block and the unembedding (for timing only).
+    public func relaxedGradient(temperature tau: Float, fullModel: Bool = false) throws -> (value: Float, embeddings: Tensor, z: [Float]) {
         let vocab = model.config.vocabularySize, d = model.config.dModel, n = settings.freePositions
         let p = probabilities(temperature: tau)
         let mixed = model.mixedEmbeddings(p, rows: n)
         let prefix = try model.embed(settings.prefix)
         let input = Tensor(shape: [settings.prefix.count + n, d], data: prefix.data + mixed.data)
-        let g = try model.gradient(of: objective, embeddings: input)
+        let g = try model.gradient(of: objective, embeddings: input, fullForward: fullModel)
         let dEmb = Tensor(shape: [n, d], data: Array(g.embeddings.data[settings.prefix.count * d ..< (settings.prefix.count + n) * d]))
         let dP = model.mixtureGradient(dEmb)
         var dz = [Float](repeating: 0, count: n * vocab)
@@ -110,8 +111,8 @@ public struct Dreamer {
     /// One Adam step of gradient ascent (β 0.9 / 0.999, ε 1e-8). Returns the
     /// relaxed objective before the step.
     @discardableResult
-    public mutating func ascend(temperature tau: Float) throws -> Float {
-        let (value, _, dz) = try relaxedGradient(temperature: tau)
+    public mutating func ascend(temperature tau: Float, fullModel: Bool = false) throws -> Float {
+        let (value, _, dz) = try relaxedGradient(temperature: tau, fullModel: fullModel)
         step += 1
         let b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8
         let c1 = 1 - pow(b1, Float(step)), c2 = 1 - pow(b2, Float(step))

@@ -4,6 +4,7 @@ import LoupeCore
 import LoupeModel
 import LoupeRender
 import LoupeViews
+import TextDeepDream
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,7 +14,7 @@ struct Bench: ParsableCommand {
           loupe bench forward --tokens 64 --repeat 5
           loupe bench render --json
         """,
-        subcommands: [BenchForward.self, BenchRender.self])
+        subcommands: [BenchForward.self, BenchRender.self, BenchDream.self])
 }
 
 struct BenchForward: ParsableCommand {
@@ -178,6 +179,63 @@ struct BenchRender: ParsableCommand {
         print("drawing and encoding, median of \(`repeat`), \(Int(FigureStyle().dpi)) dpi for PNG")
         for r in rows {
             print("  \(r.figure.padding(toLength: 34, withPad: " ", startingAt: 0)) \(r.format)  \(String(format: "%7.1f ms %8d bytes", r.median_ms, r.bytes))")
+        }
+    }
+}
+
+struct BenchDream: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dream",
+        abstract: "Time one text-deep-dream optimisation step.",
+        discussion: """
+        One step: softmax of the logits over the vocabulary, the mixed input
+        embeddings, the forward pass to the target, the backward pass to the
+        logits, and the Adam update. 8 free positions after BOS, target neuron
+        100 of block 15; measured stopping at block 15, and running the whole
+        model and the unembedding as frameworks without early exit do.
+
+        Example:
+          loupe bench dream --repeat 9 --json
+        """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Steps per measurement; the median is reported.") var `repeat` = 9
+    @Flag(help: "Print JSON.") var json = false
+
+    struct Output: Encodable {
+        let positions: Int
+        let layer: Int
+        let median_ms_step: Double
+        let median_ms_step_full_model: Double
+    }
+
+    func run() throws {
+        let model = try modelOptions.load()
+        let layer = min(15, model.config.layers - 1)
+        let seed = Array(model.tokenizer.encode(" The capital of France is the city of").prefix(8))
+        let start = seed + Array(repeating: seed.last ?? 0, count: 8 - seed.count)
+        let settings = DreamSettings(layer: layer, neuron: 100 % model.config.dMLP, direction: nil,
+                                     prefix: [model.tokenizer.bosId ?? 0], start: start, steps: `repeat`,
+                                     learningRate: 0.1, temperatureStart: 0.8, temperatureEnd: 0.8, initLogit: 8)
+        func median(fullModel: Bool) throws -> Double {
+            var dreamer = Dreamer(model: model, settings: settings)
+            try dreamer.ascend(temperature: 0.8, fullModel: fullModel) // warm-up
+            var times: [Double] = []
+            for _ in 0 ..< `repeat` {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                try dreamer.ascend(temperature: 0.8, fullModel: fullModel)
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+            }
+            return times.sorted()[times.count / 2]
+        }
+        let out = Output(positions: 8, layer: layer, median_ms_step: try median(fullModel: false),
+                         median_ms_step_full_model: try median(fullModel: true))
+        if json {
+            print(try jsonLine(out))
+        } else {
+            print("text deep dream step, 8 free positions, neuron 100 of block \(layer), median of \(`repeat`)")
+            print(String(format: "  stopping at block %d      %7.1f ms", layer, out.median_ms_step))
+            print(String(format: "  through the whole model  %7.1f ms", out.median_ms_step_full_model))
         }
     }
 }
