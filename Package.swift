@@ -46,7 +46,8 @@ let package = Package(
         .target(name: "LogitLens", dependencies: ["LoupeCore"], path: "Plugins/LogitLens"),
         .target(name: "Attention", dependencies: ["LoupeCore"], path: "Plugins/Attention"),
         .target(name: "TextDeepDream", dependencies: ["LoupeCore"], path: "Plugins/TextDeepDream"),
-        .target(name: "LoupeViews", dependencies: ["LoupeCore", "LogitLens", "Attention", "TextDeepDream"]),
+        .target(name: "NeuronClusters", dependencies: ["LoupeCore"], path: "Plugins/NeuronClusters"),
+        .target(name: "LoupeViews", dependencies: ["LoupeCore", "LogitLens", "Attention", "NeuronClusters", "TextDeepDream"]),
 
         .executableTarget(
             name: "LoupeCLI",
@@ -71,7 +72,7 @@ let package = Package(
             dependencies: ["LoupeCore", "LoupeRender"]),
         .testTarget(
             name: "LoupeViewsTests",
-            dependencies: ["LoupeViews", "LoupeCore", "LoupeModel", "LoupeRender", "LoupeTestSupport", "LogitLens", "Attention", "TextDeepDream"],
+            dependencies: ["LoupeViews", "LoupeCore", "LoupeModel", "LoupeRender", "LoupeTestSupport", "LogitLens", "Attention", "NeuronClusters", "TextDeepDream"],
             exclude: ["__Snapshots__"]),
         .testTarget(
             name: "LoupeCLITests",

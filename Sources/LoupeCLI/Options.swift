@@ -29,14 +29,17 @@ struct InputOptions: ParsableArguments {
     @Flag(help: "Match control tokens such as <|im_start|> written in --prompt (for chat templates).")
     var special = false
 
+    /// Whether any input was given (some views read none).
+    var isGiven: Bool { prompt != nil || ids != nil }
+
     func validate() throws {
-        if prompt == nil && ids == nil { throw ValidationError("give the input with --prompt TEXT or --ids 1,2,3") }
         if prompt != nil && ids != nil { throw ValidationError("give either --prompt or --ids, not both") }
         if let ids { _ = try parseIDs(ids) }
     }
 
     /// The token ids to run, checked against the model's vocabulary and context.
     func tokens(for model: Model) throws -> [Int] {
+        guard isGiven else { throw ValidationError("give the input with --prompt TEXT or --ids 1,2,3") }
         let result: [Int]
         if let ids {
             result = try parseIDs(ids)

@@ -29,9 +29,12 @@ public struct ViewInfo: Sendable {
     public let options: [OptionDoc]
     /// A prompt and options that show the view at its best; rendered by the tests.
     public let example: ViewExample
+    /// Whether the view reads the prompt (neuron clusters read a prompt set instead).
+    public let usesPrompt: Bool
 
-    public init(id: String, title: String, summary: String, options: [OptionDoc], example: ViewExample) {
+    public init(id: String, title: String, summary: String, options: [OptionDoc], example: ViewExample, usesPrompt: Bool = true) {
         self.id = id; self.title = title; self.summary = summary; self.options = options; self.example = example
+        self.usesPrompt = usesPrompt
     }
 }
 

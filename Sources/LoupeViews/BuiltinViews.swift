@@ -1,6 +1,7 @@
 import Attention
 import LogitLens
 import LoupeCore
+import NeuronClusters
 import TextDeepDream
 
 /// The one list of built-in views. A test fails when a folder under
@@ -9,6 +10,7 @@ public enum BuiltinViews {
     public static let plugins: [any ViewPlugin.Type] = [
         LogitLensView.self,
         AttentionView.self,
+        NeuronClustersView.self,
         TextDeepDreamView.self,
     ]
 

@@ -6,6 +6,7 @@ import LoupeModel
 import LoupeRender
 import LoupeTestSupport
 import LoupeViews
+import NeuronClusters
 import TextDeepDream
 import Testing
 
@@ -288,5 +289,51 @@ extension SystemRandomNumberGenerator {
         #expect { try render("text-deep-dream", prompt: "hi", options: ["direction": folder]) } throws: {
             "\($0)".contains("has 3 values but the residual stream has 576")
         }
+    }
+}
+
+@Suite struct NeuronClustersTests {
+    /// The data the figure is drawn from is complete and consistent.
+    @Test func dataHoldsNeuronsClustersOrderAndTags() throws {
+        let (_, record) = try render("neuron-clusters", prompt: "", options: ["neurons": "20", "clusters": "4", "layer": "10"])
+        let data = try #require(record.data as? NeuronClustersView.Data)
+        #expect(data.neurons.count == 20 && data.clusters.count == 20)
+        #expect(data.order.sorted() == Array(0 ..< 20))
+        #expect(Set(data.clusters) == [0, 1, 2, 3])
+        #expect(data.merges.count == 19)
+        #expect(data.tags.count == 4 && data.tags.allSatisfy { (1 ... 3).contains($0.topics.count) && !$0.topTokens.isEmpty })
+        #expect(data.topics.count >= 8 && data.prompts.count >= 96)
+        // Rows of one cluster are contiguous in the dendrogram order.
+        let sequence = data.order.map { data.clusters[$0] }
+        #expect(zip(sequence, sequence.dropFirst()).filter { $0 != $1 }.count == 3)
+        // Each neuron's row is z-scored across prompts.
+        for row in data.values { #expect(abs(row.reduce(0, +) / Double(row.count)) < 1e-9) }
+    }
+
+    @Test func kMeansAndMaxImportance() throws {
+        let (png, record) = try render("neuron-clusters", prompt: "", options: ["neurons": "24", "clusters": "3", "method": "kmeans", "importance": "max"])
+        let data = try #require(record.data as? NeuronClustersView.Data)
+        #expect(data.merges.isEmpty && Set(data.clusters).count == 3)
+        try Golden.check(png, named: "neuron-clusters-kmeans")
+    }
+
+    @Test func badPromptSetsNameTheLine() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-prompts-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try Data("{\"topic\": \"a\", \"text\": \"one\"}\n{\"topic\": \"a\" \"text\": \"two\"}\n".utf8).write(to: URL(fileURLWithPath: folder + "/bad.jsonl"))
+        try Data("\n".utf8).write(to: URL(fileURLWithPath: folder + "/empty.jsonl"))
+        #expect { try render("neuron-clusters", prompt: "", options: ["prompts": folder + "/bad.jsonl"]) } throws: {
+            "\($0)" == "prompt set '\(folder)/bad.jsonl' line 2: expected {\"topic\": \"...\", \"text\": \"...\"}"
+        }
+        #expect { try render("neuron-clusters", prompt: "", options: ["prompts": folder + "/empty.jsonl"]) } throws: { "\($0)".contains("it holds no prompts") }
+        #expect { try render("neuron-clusters", prompt: "", options: ["layer": "30"]) } throws: { "\($0)".contains("layer 30 is out of range") }
+    }
+
+    /// The shipped prompt set: at least 8 topics of at least 12 prompts.
+    @Test func shippedPromptSet() throws {
+        let set = try PromptSet(path: Paths.tests.deletingLastPathComponent().appendingPathComponent("Gallery/prompts/topics.jsonl").path)
+        #expect(set.topics.count >= 8)
+        for t in set.topics { #expect(set.entries.filter { $0.topic == t }.count >= 12, "\(t)") }
     }
 }
