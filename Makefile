@@ -30,6 +30,8 @@ gallery: build
 	$(LOUPE) render attention --prompt "$(REPEATED)" --set layer=17 --set head=4 --set annotate=true -o out/gallery/attention-head.png
 	$(LOUPE) render attention --prompt "$(REPEATED)" --set mode=grid -o out/gallery/attention-grid.png
 	$(LOUPE) render attention --prompt "$(REPEATED)" --set mode=scores --set annotate=true -o out/gallery/attention-scores.svg
+	$(LOUPE) render neuron-clusters -o out/gallery/neuron-clusters.png
+	$(LOUPE) render text-deep-dream --prompt " The capital of France is the city of" -o out/gallery/text-deep-dream.png
 	@echo "figures in $(CURDIR)/out/gallery"
 
 test: setup
@@ -40,6 +42,7 @@ test: setup
 bench: build
 	$(LOUPE) bench forward --tokens 64 --repeat 9
 	$(LOUPE) bench render --repeat 9
+	$(LOUPE) bench dream --repeat 9
 
 clean:
 	rm -rf .build out

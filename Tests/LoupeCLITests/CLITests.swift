@@ -186,7 +186,7 @@ enum Paths {
 /// The commands' outputs.
 @Suite struct CLIOutputTests {
     @Test func everyCommandHasHelpWithAnExample() throws {
-        for command in [["views"], ["render"], ["redraw"], ["inspect"], ["tokenize"], ["predict"], ["run"], ["grad"], ["bench", "forward"], ["bench", "render"]] {
+        for command in [["views"], ["render"], ["redraw"], ["inspect"], ["tokenize"], ["predict"], ["run"], ["grad"], ["bench", "forward"], ["bench", "render"], ["bench", "dream"]] {
             let r = try Loupe.run(command + ["--help"])
             #expect(r.status == 0)
             #expect(r.stdout.contains("loupe \(command.joined(separator: " "))"), "\(command) --help: \(r.stdout)")
@@ -289,7 +289,7 @@ enum Paths {
         let r = try Loupe.run(["views", "--json"])
         #expect(r.status == 0)
         let views = try #require(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
-        #expect(views.compactMap { $0["id"] as? String } == ["logit-lens", "attention"])
+        #expect(views.compactMap { $0["id"] as? String } == ["logit-lens", "attention", "neuron-clusters", "text-deep-dream"])
         let options = try #require(views[0]["options"] as? [[String: Any]])
         let metric = try #require(options.first { $0["name"] as? String == "metric" })
         #expect(metric["type"] as? String == "choice" && metric["default"] as? String == "top-prob")
