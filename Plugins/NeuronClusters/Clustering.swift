@@ -1,4 +1,5 @@
 import Foundation
+import LoupeCore
 import LoupeRender
 
 /// Clustering of vectors by cosine distance.
@@ -85,11 +86,8 @@ enum Clustering {
             return n > 0 ? v.map { $0 / n } : v
         }
         let n = unit.count, k = min(max(k, 1), n)
-        var state = seed &+ 0x9E37_79B9_7F4A_7C15
-        func random() -> Double {
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return Double(state >> 11) / Double(1 << 53)
-        }
+        var rng = SeededRandom(seed: seed)
+        func random() -> Double { rng.unit() }
         func dist(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } }
         var centres = [unit[Int(random() * Double(n)) % n]]
         while centres.count < k {

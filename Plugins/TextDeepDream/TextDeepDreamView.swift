@@ -102,7 +102,7 @@ public struct TextDeepDreamView: ViewPlugin {
         let direction = o.direction.isEmpty ? nil : try readDirection(o.direction, dModel: c.dModel)
 
         let prefix = model.prependsBOS ? [model.tokenizer.bosId ?? 0] : [input.ids.first ?? 0]
-        var rng = SplitMix(seed: UInt64(bitPattern: Int64(o.seed)))
+        var rng = SeededRandom(seed: UInt64(bitPattern: Int64(o.seed)))
         func randomTokens(_ n: Int) -> [Int] { (0 ..< n).map { _ in Int(rng.next() % UInt64(c.vocabularySize)) } }
         var start: [Int]
         switch o.`init` {
@@ -253,18 +253,5 @@ public struct TextDeepDreamView: ViewPlugin {
         }
         try Colorbar(colormap: .rdbu, scale: scale, label: "activation")
             .draw(canvas, in: Rect(x: frame.maxX - theme.margin - l.colorbar, y: rowsTop, width: l.colorbar, height: max(40, y - rowsTop - theme.gap * 2)), theme: theme)
-    }
-}
-
-/// SplitMix64: a small, fast, reproducible generator for seeded choices.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

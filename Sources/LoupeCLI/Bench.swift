@@ -65,18 +65,8 @@ struct BenchForward: ParsableCommand {
         try model.validate(ids)
 
         _ = try model.forward(ids, hooks: .none) // warm-up: page in weights, size BLAS buffers
-        func median(_ hooks: HookFilter) throws -> Double {
-            var times: [Double] = []
-            for _ in 0 ..< `repeat` {
-                let start = DispatchTime.now().uptimeNanoseconds
-                _ = try model.forward(ids, hooks: hooks)
-                times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
-            }
-            times.sort()
-            return times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
-        }
-        let full = try median(.all)
-        let none = try median(.none)
+        let full = try medianMilliseconds(`repeat`) { _ = try model.forward(ids, hooks: .all) }
+        let none = try medianMilliseconds(`repeat`) { _ = try model.forward(ids, hooks: .none) }
         let out = Output(tokens: tokens, median_ms_full_cache: full, median_ms_no_cache: none,
                          tokens_per_second: Double(tokens) / (full / 1000), load_ms: model.loadSeconds * 1000,
                          peak_rss_mb: peakResidentMB())
@@ -90,6 +80,18 @@ struct BenchForward: ParsableCommand {
             print(String(format: "  peak resident memory  %8.1f MB", out.peak_rss_mb))
         }
     }
+}
+
+/// The median wall time of `runs` calls of `body`, in milliseconds.
+func medianMilliseconds(_ runs: Int, _ body: () throws -> Void) rethrows -> Double {
+    var times: [Double] = []
+    for _ in 0 ..< max(1, runs) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try body()
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+    }
+    times.sort()
+    return times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
 }
 
 /// Peak resident set size of this process, in MB.
@@ -160,15 +162,11 @@ struct BenchRender: ParsableCommand {
             let size = try FigurePipeline.size(of: record, view: view, style: style)
             for format in FigureFormat.allCases {
                 let path = folder + "/figure." + format.rawValue
-                var times: [Double] = []
-                for _ in 0 ..< `repeat` {
-                    let start = DispatchTime.now().uptimeNanoseconds
+                let median = try medianMilliseconds(`repeat`) {
                     try FigurePipeline.write(record, view: view, to: path, format: format, style: style, writeData: false)
-                    times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
                 }
-                times.sort()
                 let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-                rows.append(Row(figure: f.name, format: format.rawValue, median_ms: times[times.count / 2], bytes: bytes ?? 0,
+                rows.append(Row(figure: f.name, format: format.rawValue, median_ms: median, bytes: bytes ?? 0,
                                 width_pt: size.width, height_pt: size.height))
             }
         }
@@ -220,13 +218,7 @@ struct BenchDream: ParsableCommand {
         func median(fullModel: Bool) throws -> Double {
             var dreamer = Dreamer(model: model, settings: settings)
             try dreamer.ascend(temperature: 0.8, fullModel: fullModel) // warm-up
-            var times: [Double] = []
-            for _ in 0 ..< `repeat` {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                try dreamer.ascend(temperature: 0.8, fullModel: fullModel)
-                times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
-            }
-            return times.sorted()[times.count / 2]
+            return try medianMilliseconds(`repeat`) { try dreamer.ascend(temperature: 0.8, fullModel: fullModel) }
         }
         let out = Output(positions: 8, layer: layer, median_ms_step: try median(fullModel: false),
                          median_ms_step_full_model: try median(fullModel: true))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LoupeModel
+import LoupeRender
 
 struct Grad: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,11 +26,7 @@ struct Grad: ParsableCommand {
     @Option(help: ArgumentHelp("The safetensors file to write.", valueName: "file")) var out: String
 
     func run() throws {
-        let folder = (out as NSString).deletingLastPathComponent
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder.isEmpty ? "." : folder, isDirectory: &isDir), isDir.boolValue else {
-            throw ModelError.writeFailed(path: out, reason: "the folder '\(folder)' does not exist")
-        }
+        try FigureWriter.checkFolder(of: out)
         let model = try modelOptions.load()
         let spec = try ObjectiveSpec.parse(objective, dModel: model.config.dModel)
         let ids = try input.tokens(for: model)

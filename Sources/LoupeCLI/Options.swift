@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LoupeModel
+import LoupeRender
 
 /// `--model`, shared by every command that loads a model.
 struct ModelOptions: ParsableArguments {
@@ -77,17 +78,5 @@ func jsonLine<T: Encodable>(_ value: T) throws -> String {
     return String(decoding: try encoder.encode(value), as: UTF8.self)
 }
 
-/// Token text for terminal display: whitespace made visible.
-func visible(_ s: String) -> String {
-    var out = ""
-    for ch in s.unicodeScalars {
-        switch ch {
-        case " ": out += "·"
-        case "\n": out += "↵"
-        case "\t": out += "→"
-        case "\r": out += "␍"
-        default: out.unicodeScalars.append(ch)
-        }
-    }
-    return out
-}
+/// Token text for terminal display: whitespace made visible, as in figures.
+func visible(_ s: String) -> String { TokenText.visible(s) }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LoupeModel
+import LoupeRender
 
 struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(

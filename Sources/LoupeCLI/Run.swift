@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LoupeModel
+import LoupeRender
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,15 +26,7 @@ struct Run: ParsableCommand {
     var out: String
 
     func run() throws {
-        let outFolder = (out as NSString).deletingLastPathComponent
-        let folder = outFolder.isEmpty ? "." : outFolder
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
-            throw ModelError.writeFailed(path: out, reason: "the folder '\(folder)' does not exist")
-        }
-        guard FileManager.default.isWritableFile(atPath: folder) else {
-            throw ModelError.writeFailed(path: out, reason: "the folder '\(folder)' is not writable")
-        }
+        try FigureWriter.checkFolder(of: out)
         let model = try modelOptions.load()
         let ids = try input.tokens(for: model)
         let filter: HookFilter = hooks.map { .matching($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) } ?? .all

@@ -157,7 +157,7 @@ func render(_ id: String, prompt: String, ids: [Int]? = nil, options: [String: S
     /// On a repeated random-token prompt the known induction heads of SmolLM2
     /// (17.3–17.5 and 18.6) rank among the top heads by induction score.
     @Test func inductionHeadsRankHigh() throws {
-        var rng = SystemRandomNumberGenerator.Seeded(seed: 7)
+        var rng = SeededRandom(seed: 7)
         let block = (0 ..< 12).map { _ in Int.random(in: 1000 ..< 30000, using: &rng) }
         let ids = [1] + block + block + block
         let input = try AnalysisInput(model: try smollm2.get(), prompt: "random ×3", ids: ids)
@@ -204,21 +204,6 @@ func render(_ id: String, prompt: String, ids: [Int]? = nil, options: [String: S
         let prompt = "Привет, 東京タワー! مرحبا بالعالم — supercalifragilisticexpialidocious 🙂\n\tend"
         let (png, _) = try render("logit-lens", prompt: prompt)
         try Golden.check(png, named: "logit-lens-scripts")
-    }
-}
-
-extension SystemRandomNumberGenerator {
-    /// A small deterministic generator (SplitMix64) for reproducible test prompts.
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
     }
 }
 
@@ -335,5 +320,40 @@ extension SystemRandomNumberGenerator {
         let set = try PromptSet(path: Paths.tests.deletingLastPathComponent().appendingPathComponent("Gallery/prompts/topics.jsonl").path)
         #expect(set.topics.count >= 8)
         for t in set.topics { #expect(set.entries.filter { $0.topic == t }.count >= 12, "\(t)") }
+    }
+}
+
+/// The slower options, on a small prompt set.
+@Suite struct SmallPromptSetTests {
+    static func withPromptSet(_ body: (String) throws -> Void) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-small-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let lines = [("food", "Bake the bread in a hot oven."), ("food", "Stir the soup and add salt."),
+                     ("code", "let x = [1, 2, 3] in Swift."), ("code", "for i in range(10): print(i)")]
+        let text = lines.map { #"{"topic": "\#($0.0)", "text": "\#($0.1)"}"# }.joined(separator: "\n")
+        try Data(text.utf8).write(to: URL(fileURLWithPath: folder + "/small.jsonl"))
+        try body(folder + "/small.jsonl")
+    }
+
+    @Test func attributionImportance() throws {
+        try Self.withPromptSet { path in
+            let (_, record) = try render("neuron-clusters", prompt: "", options: ["prompts": path, "importance": "attribution", "neurons": "6", "clusters": "2"])
+            let data = try #require(record.data as? NeuronClustersView.Data)
+            #expect(data.topics == ["food", "code"] && data.neurons.count == 6 && data.values.allSatisfy { $0.count == 4 })
+        }
+    }
+
+    @Test func dreamFromThePromptSetAndTowardADirection() throws {
+        try Self.withPromptSet { path in
+            let (_, fromSet) = try render("text-deep-dream", prompt: "hi", options: ["prompts": path, "init": "prompt-set", "steps": "2", "positions": "3"])
+            let data = try #require(fromSet.data as? TextDeepDreamView.Data)
+            #expect(data.steps.count == 3 && !data.start.isEmpty)
+            let direction = (path as NSString).deletingLastPathComponent + "/direction.txt"
+            try Data((0 ..< 576).map { $0 % 7 == 0 ? "0.05" : "0" }.joined(separator: " ").utf8).write(to: URL(fileURLWithPath: direction))
+            let (_, toward) = try render("text-deep-dream", prompt: "hi", options: ["direction": direction, "steps": "2", "positions": "3", "layer": "5"])
+            let d = try #require(toward.data as? TextDeepDreamView.Data)
+            #expect(d.neuron == nil && d.target.contains("direction"))
+        }
     }
 }
