@@ -134,7 +134,8 @@ public struct AttentionView: ViewPlugin {
                 n += 1
             }
         case .induction:
-            // Weight from q onto every position j + 1 where ids[j] == ids[q], j < q.
+            // Weight from q onto every position j + 1 where ids[j] == ids[q] and
+            // j < q − 1 (so the target j + 1 lies strictly before q).
             for q in 1 ..< max(1, t) {
                 let targets = (0 ..< q - 1).filter { ids[$0] == ids[q] }.map { $0 + 1 }
                 guard !targets.isEmpty else { continue }

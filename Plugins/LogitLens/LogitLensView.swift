@@ -96,8 +96,11 @@ public struct LogitLensView: ViewPlugin {
         let t = input.ids.count
         func resolve(_ p: Int) -> Int { p < 0 ? t + p : p }
         let first = resolve(options.first), last = resolve(options.last)
-        guard first >= 0, last < t, first <= last else {
+        guard first >= 0, last < t else {
             throw CoreError.invalidInput(view: Self.info.id, detail: "positions \(options.first)...\(options.last) are outside the prompt's \(t) tokens")
+        }
+        guard first <= last else {
+            throw CoreError.invalidInput(view: Self.info.id, detail: "first (\(options.first)) comes after last (\(options.last))")
         }
         guard options.stride >= 1 else { throw CoreError.invalidInput(view: Self.info.id, detail: "stride must be at least 1") }
         guard let residuals = input.cache.accumulatedResidual(layers: blocks) else {

@@ -15,8 +15,8 @@ enum Clustering {
         } }
     }
 
-    /// Agglomerative clustering (naive O(n³), fine for the few hundred
-    /// neurons a figure shows). Merges are in order of height.
+    /// Agglomerative clustering (naive O(n³); the view allows at most 512
+    /// neurons). Merges are in order of height.
     static func agglomerative(_ d: [[Double]], linkage: Linkage) -> [Merge] {
         let n = d.count
         var active: [Int: [Int]] = [:]           // node → its leaves
@@ -105,7 +105,10 @@ enum Clustering {
             for c in 0 ..< k {
                 let members = unit.indices.filter { assign[$0] == c }
                 guard !members.isEmpty else { continue }
-                centres[c] = (0 ..< unit[0].count).map { j in members.reduce(0) { $0 + unit[$1][j] } / Double(members.count) }
+                // Back onto the unit sphere, so distance to a centre ranks as cosine distance does.
+                let mean = (0 ..< unit[0].count).map { j in members.reduce(0) { $0 + unit[$1][j] } / Double(members.count) }
+                let norm = mean.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                centres[c] = norm > 0 ? mean.map { $0 / norm } : mean
             }
         }
         let sizes = (0 ..< k).map { c in assign.filter { $0 == c }.count }

@@ -79,7 +79,8 @@ public struct NeuronClustersView: ViewPlugin {
         let model = input.model, c = model.config
         func invalid(_ s: String) -> CoreError { .invalidInput(view: Self.info.id, detail: s) }
         guard (0 ..< c.layers).contains(o.layer) else { throw invalid("layer \(o.layer) is out of range (the model has blocks 0 to \(c.layers - 1))") }
-        guard o.neurons >= 2 else { throw invalid("neurons must be at least 2") }
+        // Agglomerative clustering here is cubic in the neurons shown.
+        guard (2 ... 512).contains(o.neurons) else { throw invalid("neurons must be 2 to 512") }
         guard o.clusters >= 1 else { throw invalid("clusters must be at least 1") }
         let set = try PromptSet(path: o.prompts)
         let topics = set.topics
@@ -90,9 +91,11 @@ public struct NeuronClustersView: ViewPlugin {
         // importance [prompts][m], and each neuron's strongest (activation, token).
         var importance: [[Double]] = []
         var strongest = [[(Double, String)]](repeating: [], count: m)
-        for e in prompts {
+        for (i, e) in prompts.enumerated() {
             let ids = model.tokenize(e.text)
-            try model.validate(ids)
+            do { try model.validate(ids) } catch {
+                throw CoreError.badPromptSet(path: o.prompts, line: nil, detail: "prompt \(i + 1) (\(e.topic)): \(error)")
+            }
             let post: Tensor
             var grad: Tensor?
             if o.importance == .attribution {

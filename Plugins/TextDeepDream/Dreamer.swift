@@ -51,7 +51,11 @@ public struct Dreamer {
     private var m: [Float], v: [Float]
     public private(set) var step = 0
 
-    public init(model: Model, settings: DreamSettings) {
+    /// Throws when a starting token is outside the vocabulary.
+    public init(model: Model, settings: DreamSettings) throws {
+        for id in settings.start + settings.prefix where !(0 ..< model.config.vocabularySize).contains(id) {
+            throw ModelError.tokenOutOfVocabulary(id: id, vocabularySize: model.config.vocabularySize)
+        }
         self.model = model
         self.settings = settings
         let vocab = model.config.vocabularySize

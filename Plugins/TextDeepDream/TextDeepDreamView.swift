@@ -98,7 +98,13 @@ public struct TextDeepDreamView: ViewPlugin {
         }
         guard (1 ... 64).contains(o.positions) else { throw invalid("positions must be 1 to 64") }
         guard (1 ... 2000).contains(o.steps) else { throw invalid("steps must be 1 to 2000") }
-        guard o.tauStart > 0, o.tauEnd > 0, o.lr > 0 else { throw invalid("tau_start, tau_end and lr must be positive") }
+        // Checked as the Float32 values the optimiser will use.
+        guard Float(o.tauStart) >= 1e-4, Float(o.tauEnd) >= 1e-4, Float(o.tauStart) <= 1e4, Float(o.tauEnd) <= 1e4 else {
+            throw invalid("tau_start and tau_end must be between 0.0001 and 10000")
+        }
+        guard o.lr > 0, o.lr <= 100 else { throw invalid("lr must be above 0 and at most 100") }
+        guard abs(o.initLogit) <= 1000 else { throw invalid("init_logit must be between -1000 and 1000") }
+        guard o.show >= 1 else { throw invalid("show must be at least 1") }
         let direction = o.direction.isEmpty ? nil : try readDirection(o.direction, dModel: c.dModel)
 
         let prefix = model.prependsBOS ? [model.tokenizer.bosId ?? 0] : [input.ids.first ?? 0]
@@ -117,7 +123,7 @@ public struct TextDeepDreamView: ViewPlugin {
         let settings = DreamSettings(layer: o.layer, neuron: direction == nil ? o.neuron : nil, direction: direction, prefix: prefix,
                                      start: start, steps: o.steps, learningRate: Float(o.lr), temperatureStart: Float(o.tauStart),
                                      temperatureEnd: Float(o.tauEnd), initLogit: Float(o.initLogit))
-        var dreamer = Dreamer(model: model, settings: settings)
+        var dreamer = try Dreamer(model: model, settings: settings)
         let shown = Set(Self.shownSteps(count: o.show, steps: o.steps))
         var steps: [Step] = []
         var best: Best?
@@ -148,8 +154,11 @@ public struct TextDeepDreamView: ViewPlugin {
     /// The window of the prompt set that excites the target most.
     func bestWindow(model: Model, set: PromptSet, layer: Int, neuron: Int, direction: [Float]?, width: Int, prefix: [Int]) throws -> [Int] {
         var best: (Double, [Int]) = (-.infinity, [])
-        for e in set.entries {
+        for (i, e) in set.entries.enumerated() {
             let ids = model.tokenize(e.text)
+            do { try model.validate(ids) } catch {
+                throw CoreError.badPromptSet(path: set.path, line: nil, detail: "prompt \(i + 1) (\(e.topic)): \(error)")
+            }
             let hook = direction == nil ? "blocks.\(layer).mlp.hook_post" : "blocks.\(layer).hook_resid_post"
             let cache = try model.forward(ids, hooks: .matching([hook]), lastBlock: layer).cache
             for p in prefix.count ..< ids.count {
@@ -160,13 +169,16 @@ public struct TextDeepDreamView: ViewPlugin {
                 } else {
                     a = Double(cache[.mlpPost(layer)]!.data[p * model.config.dMLP + neuron])
                 }
-                if a > best.0 {
+                if a > best.0, p + 1 - prefix.count >= 1 {
                     let lo = max(prefix.count, p + 1 - width)
                     var window = Array(ids[lo ... p])
                     while window.count < width { window.append(window.last ?? 0) }
                     best = (a, window)
                 }
             }
+        }
+        guard !best.1.isEmpty else {
+            throw CoreError.invalidInput(view: Self.info.id, detail: "no prompt in '\(set.path)' has a token after the prefix to start from")
         }
         return best.1
     }

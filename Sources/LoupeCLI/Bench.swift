@@ -216,7 +216,7 @@ struct BenchDream: ParsableCommand {
                                      prefix: [model.tokenizer.bosId ?? 0], start: start, steps: `repeat`,
                                      learningRate: 0.1, temperatureStart: 0.8, temperatureEnd: 0.8, initLogit: 8)
         func median(fullModel: Bool) throws -> Double {
-            var dreamer = Dreamer(model: model, settings: settings)
+            var dreamer = try Dreamer(model: model, settings: settings)
             try dreamer.ascend(temperature: 0.8, fullModel: fullModel) // warm-up
             return try medianMilliseconds(`repeat`) { try dreamer.ascend(temperature: 0.8, fullModel: fullModel) }
         }

@@ -47,13 +47,16 @@ enum ObjectiveSpec {
     static func parse(_ text: String, dModel: Int) throws -> Objective {
         var body = Substring(text)
         var position: Int? = -1
+        // A trailing @POS or @sum; an @ that is part of a file name stays in it.
         if let at = body.lastIndex(of: "@") {
             let p = body[body.index(after: at)...]
-            if p == "sum" { position = nil } else {
-                guard let v = Int(p) else { throw bad(text, "'\(p)' after @ is not a position (an integer, or 'sum')") }
+            if p == "sum" {
+                position = nil
+                body = body[..<at]
+            } else if let v = Int(p) {
                 position = v
+                body = body[..<at]
             }
-            body = body[..<at]
         }
         let parts = body.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
         func int(_ s: String, _ what: String) throws -> Int {
@@ -79,7 +82,7 @@ enum ObjectiveSpec {
 
     /// A direction: d_model raw float32 values, or numbers in text or JSON.
     static func readVector(_ path: String, dModel: Int) throws -> [Float] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ModelError.fileNotFound(path: path) }
+        guard let data = FileManager.default.contents(atPath: path) else { throw ModelError.badObjective("no direction file '\(path)'") }
         let text = String(decoding: data, as: UTF8.self)
         let numbers = text.split { " \t\n\r,[]".contains($0) }.compactMap { Float($0) }
         let isText = !numbers.isEmpty && text.allSatisfy { "0123456789.-+eE \t\n\r,[]".contains($0) }

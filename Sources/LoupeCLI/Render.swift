@@ -109,6 +109,10 @@ struct Redraw: ParsableCommand {
         let (record, registered) = try FigurePipeline.readRecord(data, registry: BuiltinViews.registry)
         let base = (data as NSString).deletingPathExtension
         let (path, format) = figure.destination(defaultBase: base)
+        // Without -o, never replace a figure already there (the original, say).
+        if figure.output == nil, FileManager.default.fileExists(atPath: path) {
+            throw ValidationError("'\(path)' exists: name the new figure with -o")
+        }
         let dataPath = FigurePipeline.dataPath(for: path)
         let samePlace = URL(fileURLWithPath: dataPath).standardizedFileURL == URL(fileURLWithPath: data).standardizedFileURL
         try FigurePipeline.write(record, view: registered, to: path, format: format, style: figure.style, writeData: !samePlace)

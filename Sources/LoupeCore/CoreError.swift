@@ -8,6 +8,8 @@ public enum CoreError: Error, Equatable, CustomStringConvertible {
     case badOptionValue(view: String, key: String, value: String, expected: String)
     /// A figure data file could not be read back.
     case badFigureData(path: String, detail: String)
+    /// An options file or a `--set` item that cannot be read.
+    case badOptions(source: String, detail: String)
     /// A prompt set file is missing, empty or has a malformed line.
     case badPromptSet(path: String, line: Int?, detail: String)
     /// A view's analysis found its input unusable (a layer out of range, say).
@@ -25,6 +27,8 @@ public enum CoreError: Error, Equatable, CustomStringConvertible {
             return "view '\(view)' option '\(key)': '\(value)' is not \(expected)"
         case let .badFigureData(path, detail):
             return "cannot read figure data '\(path)': \(detail)"
+        case let .badOptions(source, detail):
+            return "options from \(source): \(detail)"
         case let .badPromptSet(path, line, detail):
             return "prompt set '\(path)'" + (line.map { " line \($0)" } ?? "") + ": \(detail)"
         case let .invalidInput(view, detail):

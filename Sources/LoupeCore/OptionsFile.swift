@@ -6,7 +6,7 @@ import Yams
 public enum OptionsFile {
     public static func read(_ path: String) throws -> [String: String] {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw CoreError.badFigureData(path: path, detail: "no such file")
+            throw CoreError.badOptions(source: "'\(path)'", detail: "no such file")
         }
         return try parse(String(decoding: data, as: UTF8.self), source: path)
     }
@@ -15,11 +15,11 @@ public enum OptionsFile {
     public static func parse(_ text: String, source: String) throws -> [String: String] {
         let loaded: Any?
         do { loaded = try Yams.load(yaml: text) } catch {
-            throw CoreError.badFigureData(path: source, detail: "not YAML or JSON: \(error)")
+            throw CoreError.badOptions(source: "'\(source)'", detail: "not YAML or JSON: \(error)")
         }
         guard let loaded else { return [:] }
         guard let mapping = loaded as? [String: Any] else {
-            throw CoreError.badFigureData(path: source, detail: "expected a mapping of option names to values")
+            throw CoreError.badOptions(source: "'\(source)'", detail: "expected a mapping of option names to values")
         }
         var out: [String: String] = [:]
         for (k, v) in mapping {
@@ -28,7 +28,7 @@ public enum OptionsFile {
             case let b as Bool: out[k] = b ? "true" : "false"
             case let i as Int: out[k] = String(i)
             case let d as Double: out[k] = String(d)
-            default: throw CoreError.badFigureData(path: source, detail: "option '\(k)' must be a single value, not a list or mapping")
+            default: throw CoreError.badOptions(source: "'\(source)'", detail: "option '\(k)' must be a single value, not a list or mapping")
             }
         }
         return out
@@ -39,7 +39,7 @@ public enum OptionsFile {
         var out: [String: String] = [:]
         for item in items {
             guard let eq = item.firstIndex(of: "="), eq != item.startIndex else {
-                throw CoreError.badFigureData(path: "--set", detail: "'\(item)' is not key=value")
+                throw CoreError.badOptions(source: "--set", detail: "'\(item)' is not key=value")
             }
             out[String(item[..<eq]).trimmingCharacters(in: .whitespaces)] = String(item[item.index(after: eq)...])
         }

@@ -26,7 +26,7 @@ public struct PromptSet: Sendable {
         }
         var entries: [Entry] = []
         for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if trimmed.isEmpty { continue }
             guard let entry = try? JSONDecoder().decode(Entry.self, from: Data(trimmed.utf8)) else {
                 throw CoreError.badPromptSet(path: path, line: i + 1, detail: "expected {\"topic\": \"...\", \"text\": \"...\"}")

@@ -38,8 +38,7 @@ public struct RegisteredView: Sendable {
         resolveOptions = { values in
             let json = try OptionResolver(info: info).resolve(values, defaults: try encoder.encode(V.defaultOptions))
             do { return try decoder.decode(V.Options.self, from: json) } catch let error as DecodingError {
-                throw CoreError.badOptionValue(view: info.id, key: values.keys.sorted().joined(separator: ", "),
-                                               value: values.values.sorted().joined(separator: ", "), expected: "valid (\(describe(error)))")
+                throw CoreError.badOptions(source: "view '\(info.id)'", detail: "the options do not decode: \(describe(error))")
             }
         }
         analyze = { input, o in try V().analyze(input, options: try options(o)) }
@@ -105,7 +104,7 @@ struct OptionResolver {
             guard let v = Double(raw.trimmingCharacters(in: .whitespaces)), v.isFinite else { throw bad("a number") }
             return v
         case .bool:
-            switch raw.lowercased() {
+            switch raw.trimmingCharacters(in: .whitespaces).lowercased() {
             case "true", "yes", "on", "1": return true
             case "false", "no", "off", "0": return false
             default: throw bad("true or false")

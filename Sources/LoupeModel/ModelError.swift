@@ -39,6 +39,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible, LocalizedErro
     case unknownHook(pattern: String, example: String)
     /// The forward pass produced NaN or infinity.
     case nonFiniteActivation(hook: String, position: Int)
+    /// The backward pass produced NaN or infinity.
+    case nonFiniteGradient(objective: String)
     /// A gradient objective that does not fit the model or the prompt.
     case badObjective(String)
     /// An output file could not be written.
@@ -80,6 +82,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible, LocalizedErro
             return "hook pattern '\(pattern)' matches no hook point (for example '\(example)'; see 'loupe inspect')"
         case let .nonFiniteActivation(hook, position):
             return "the forward pass produced NaN or infinity at '\(hook)', position \(position): the model weights may be corrupt"
+        case let .nonFiniteGradient(objective):
+            return "the gradient of \(objective) is NaN or infinite: check the input (for text deep dream, the temperature, learning rate and initial logit)"
         case let .badObjective(detail):
             return "objective: \(detail)"
         case let .writeFailed(path, reason):

@@ -317,6 +317,11 @@ enum Paths {
         #expect(redraw.status == 0, "\(redraw.stderr)")
         let pdf = try String(decoding: Data(contentsOf: URL(fileURLWithPath: folder + "/lens.pdf")), as: UTF8.self)
         #expect(pdf.contains("/MediaBox [ 0 0 234 "), "3.25 in wide")
+        // Without -o, redraw never replaces a figure that is already there.
+        let before = try Data(contentsOf: URL(fileURLWithPath: folder + "/lens.png"))
+        let again = try Loupe.run(["redraw", folder + "/lens.json", "--theme", "dark"], environment: ["LOUPE_CACHE": empty])
+        #expect(again.status != 0 && again.stderr.contains("exists: name the new figure with -o"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: folder + "/lens.png")) == before)
     }
 
     @Test func figureErrorsAreOneLine() throws {
@@ -375,6 +380,7 @@ enum Paths {
             ("direction:0:\(folder)/short.f32", "the direction in '\(folder)/short.f32' has 1 values but the residual stream has 64"),
             ("attention:1", "it must start with neuron:, logit: or direction:"),
             ("neuron:0:x", "'x' is not a neuron index"),
+            ("direction:0:\(folder)/missing@home.f32", "no direction file '\(folder)/missing@home.f32'"),
         ]
         for (spec, needle) in cases {
             let r = try Loupe.run(["grad", "--model", Paths.tinyLlama, "--prompt", "The cat sat", "--objective", spec, "--out", folder + "/g.safetensors"])

@@ -234,7 +234,7 @@ func render(_ id: String, prompt: String, ids: [Int]? = nil, options: [String: S
         let model = try smollm2.get()
         let s = DreamSettings(layer: 15, neuron: 100, direction: nil, prefix: [1], start: seedIds, steps: 5,
                               learningRate: 0.1, temperatureStart: 0.8, temperatureEnd: 0.8, initLogit: 8)
-        var dreamer = Dreamer(model: model, settings: s)
+        var dreamer = try Dreamer(model: model, settings: s)
         let (value, dEmb, dz) = try dreamer.relaxedGradient(temperature: 0.8)
         #expect(abs(Double(value) - (dream["objective0_f64"] as! Double)) <= 1e-4)
         let embErr = Self.relativeL2(dEmb.data, try Self.floats("grad_smollm2_dream_grad_emb_f64.f32"))

@@ -20,6 +20,9 @@ extension Model {
 
     func run(_ ids: [Int], hooks: HookFilter, lastBlock: Int?, checkFinite check: Bool) throws -> ForwardResult {
         try validate(ids)
+        if let lastBlock, !(0 ..< config.layers).contains(lastBlock) {
+            throw ModelError.badObjective("block \(lastBlock) is out of range (the model has blocks 0 to \(config.layers - 1))")
+        }
         let want = try hooks.resolve(config)
         let c = config, w = weights
         let t = ids.count, d = c.dModel, m = c.dMLP

@@ -250,7 +250,7 @@ extension Model {
         }
         keep(.embed, dx)
         let bad = dx.contains { !$0.isFinite } || !value.isFinite
-        if bad { throw ModelError.nonFiniteActivation(hook: "the gradient of \(objective)", position: 0) }
+        if bad { throw ModelError.nonFiniteGradient(objective: objective.description) }
         return Gradient(value: value, embeddings: Tensor(shape: [t, d], data: dx), hooks: grads)
     }
 
