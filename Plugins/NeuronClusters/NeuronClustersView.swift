@@ -188,7 +188,8 @@ public struct NeuronClustersView: ViewPlugin {
         let line = measure.measure("Ag", tick).height
         let rowLabels = measure.measure("n0000", tick.sized(max(theme.minimumTextSize, tick.size - 1))).width + theme.gap
         let tagWidth = data.tags.map { measure.measure(tagText($0), tick).width }.max() ?? 0
-        let tags = min(220, tagWidth) + 2 * theme.gap
+        // Tags get at most a quarter of a given width: the heatmap comes first.
+        let tags = min(220, tagWidth, width.map { $0 * 0.25 } ?? .infinity) + 2 * theme.gap
         let colorbar = Colorbar(colormap: .rdbu, scale: ColorScale(low: -3, high: 3), label: "importance (z)").width(measure, theme: theme)
         let dendrogram = data.merges.isEmpty ? 0.0 : 60.0
         let fixed = 2 * theme.margin + dendrogram + 8 + theme.gap + rowLabels + tags + colorbar
