@@ -188,8 +188,13 @@ public struct NeuronClustersView: ViewPlugin {
         let line = measure.measure("Ag", tick).height
         let rowLabels = measure.measure("n0000", tick.sized(max(theme.minimumTextSize, tick.size - 1))).width + theme.gap
         let tagWidth = data.tags.map { measure.measure(tagText($0), tick).width }.max() ?? 0
-        // Tags get at most a quarter of a given width: the heatmap comes first.
-        let tags = min(220, tagWidth, width.map { $0 * 0.25 } ?? .infinity) + 2 * theme.gap
+        // At a width other than the natural one, tags get at most a quarter
+        // of it: the heatmap comes first.
+        let fullTags = min(220, tagWidth) + 2 * theme.gap
+        let colorbarWidth = Colorbar(colormap: .rdbu, scale: ColorScale(low: -3, high: 3), label: "importance (z)").width(measure, theme: theme)
+        let natural = 2 * theme.margin + (data.merges.isEmpty ? 0.0 : 60.0) + 8 + theme.gap + rowLabels + 4 * Double(max(1, data.prompts.count))
+            + fullTags + colorbarWidth
+        let tags = width.map { abs($0 - natural) > 0.5 ? min(fullTags, $0 * 0.25 + 2 * theme.gap) : fullTags } ?? fullTags
         let colorbar = Colorbar(colormap: .rdbu, scale: ColorScale(low: -3, high: 3), label: "importance (z)").width(measure, theme: theme)
         let dendrogram = data.merges.isEmpty ? 0.0 : 60.0
         let fixed = 2 * theme.margin + dendrogram + 8 + theme.gap + rowLabels + tags + colorbar
