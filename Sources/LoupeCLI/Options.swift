@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import LoupeModel
-import LoupeRender
 
 /// `--model`, shared by every command that loads a model.
 struct ModelOptions: ParsableArguments {
@@ -77,6 +76,3 @@ func jsonLine<T: Encodable>(_ value: T) throws -> String {
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     return String(decoding: try encoder.encode(value), as: UTF8.self)
 }
-
-/// Token text for terminal display: whitespace made visible, as in figures.
-func visible(_ s: String) -> String { TokenText.visible(s) }

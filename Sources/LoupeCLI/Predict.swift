@@ -62,11 +62,11 @@ struct Predict: ParsableCommand {
             print(try jsonLine(Output(model: model.name, ids: ids, tokens: tokens, positions: positions)))
             return
         }
-        let width = min(24, tokens.map { visible($0).count }.max() ?? 0)
+        let width = min(24, tokens.map { TokenText.visible($0).count }.max() ?? 0)
         for (p, position) in positions.enumerated() {
-            let shown = visible(tokens[p])
+            let shown = TokenText.visible(tokens[p])
             let label = shown.count > width ? String(shown.prefix(width - 1)) + "…" : shown.padding(toLength: width, withPad: " ", startingAt: 0)
-            let preds = position.top.map { "\(visible($0.token)) \(String(format: "%.3f", $0.prob))" }.joined(separator: "   ")
+            let preds = position.top.map { "\(TokenText.visible($0.token)) \(String(format: "%.3f", $0.prob))" }.joined(separator: "   ")
             print("\(String(p).padding(toLength: 4, withPad: " ", startingAt: 0)) \(label) → \(preds)")
         }
     }

@@ -51,7 +51,7 @@ struct Tokenize: ParsableCommand {
                 print(try jsonLine(o))
             } else {
                 print("\(o.ids.count) tokens")
-                for (id, token) in zip(o.ids, o.tokens) { print("  \(String(id).padding(toLength: 7, withPad: " ", startingAt: 0)) \(visible(token))") }
+                for (id, token) in zip(o.ids, o.tokens) { print("  \(String(id).padding(toLength: 7, withPad: " ", startingAt: 0)) \(TokenText.visible(token))") }
             }
         }
     }

@@ -37,15 +37,21 @@ func layerNorm(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: Unsafe
                _ y: UnsafeMutablePointer<Float>, rows t: Int, dim d: Int, eps: Float) {
     for r in 0 ..< t {
         let xr = x + r * d, yr = y + r * d
-        var sum: Double = 0
-        for j in 0 ..< d { sum += Double(xr[j]) }
-        let mean = sum / Double(d)
-        var ss: Double = 0
-        for j in 0 ..< d { let c = Double(xr[j]) - mean; ss += c * c }
-        let inv = 1 / (ss / Double(d) + Double(eps)).squareRoot()
+        let (mean, inv) = moments(xr, dim: d, eps: eps)
         let meanF = Float(mean), invF = Float(inv)
         for j in 0 ..< d { yr[j] = (xr[j] - meanF) * invF * w[j] + b[j] }
     }
+}
+
+/// Mean and 1 / sqrt(biased variance + eps) of one row, in Float64.
+@inline(__always)
+private func moments(_ x: UnsafePointer<Float>, dim d: Int, eps: Float) -> (mean: Double, inverseStd: Double) {
+    var sum: Double = 0
+    for j in 0 ..< d { sum += Double(x[j]) }
+    let mean = sum / Double(d)
+    var ss: Double = 0
+    for j in 0 ..< d { let c = Double(x[j]) - mean; ss += c * c }
+    return (mean, 1 / (ss / Double(d) + Double(eps)).squareRoot())
 }
 
 /// Rotary tables for positions 0..<T: cos and sin [T, rotDim/2] of pos · θ^(−2i/rotDim).
@@ -70,15 +76,21 @@ func rotaryTables(positions t: Int, rotaryDims: Int, theta: Float) -> (cos: [Flo
 /// Dimensions from rotDim to hd pass through.
 func applyRotary(_ x: UnsafeMutablePointer<Float>, rows t: Int, heads: Int, headDim hd: Int,
                  rotaryDims: Int, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>) {
+    rotate(x, rows: t, heads: heads, headDim: hd, rotaryDims: rotaryDims, cos: cos, sin: sin, sign: 1)
+}
+
+/// Turns each (i, i + rotDim/2) pair by +angle (sign 1) or −angle (sign −1).
+private func rotate(_ x: UnsafeMutablePointer<Float>, rows t: Int, heads: Int, headDim hd: Int,
+                    rotaryDims: Int, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>, sign: Float) {
     let half = rotaryDims / 2
     for p in 0 ..< t {
         let cp = cos + p * half, sp = sin + p * half
         for h in 0 ..< heads {
             let v = x + (p * heads + h) * hd
             for i in 0 ..< half {
-                let a = v[i], b = v[i + half]
-                v[i] = a * cp[i] - b * sp[i]
-                v[i + half] = b * cp[i] + a * sp[i]
+                let a = v[i], b = v[i + half], s = sign * sp[i]
+                v[i] = a * cp[i] - b * s
+                v[i + half] = b * cp[i] + a * s
             }
         }
     }
@@ -165,12 +177,7 @@ func layerNormBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ 
                        _ dx: UnsafeMutablePointer<Float>, rows t: Int, dim d: Int, eps: Float) {
     for r in 0 ..< t {
         let xr = x + r * d, dyr = dy + r * d, dxr = dx + r * d
-        var sum: Double = 0
-        for j in 0 ..< d { sum += Double(xr[j]) }
-        let mean = sum / Double(d)
-        var ss: Double = 0
-        for j in 0 ..< d { let c = Double(xr[j]) - mean; ss += c * c }
-        let inv = 1 / (ss / Double(d) + Double(eps)).squareRoot()
+        let (mean, inv) = moments(xr, dim: d, eps: eps)
         var gMean: Double = 0, gxMean: Double = 0
         for j in 0 ..< d {
             let g = Double(dyr[j]) * Double(w[j])
@@ -189,18 +196,7 @@ func layerNormBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ 
 /// rotation by the opposite angle.
 func applyRotaryBackward(_ dx: UnsafeMutablePointer<Float>, rows t: Int, heads: Int, headDim hd: Int,
                          rotaryDims: Int, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>) {
-    let half = rotaryDims / 2
-    for p in 0 ..< t {
-        let cp = cos + p * half, sp = sin + p * half
-        for h in 0 ..< heads {
-            let v = dx + (p * heads + h) * hd
-            for i in 0 ..< half {
-                let a = v[i], b = v[i + half]
-                v[i] = a * cp[i] + b * sp[i]
-                v[i + half] = b * cp[i] - a * sp[i]
-            }
-        }
-    }
+    rotate(dx, rows: t, heads: heads, headDim: hd, rotaryDims: rotaryDims, cos: cos, sin: sin, sign: -1)
 }
 
 /// Backward of `causalAttention`. Given dz [T, H, hd] and the forward's
