@@ -240,7 +240,7 @@ public struct TextDeepDreamView: ViewPlugin {
                          anchor: TextAnchor(.center, .top), maxWidth: frame.width - 2 * theme.margin).height + theme.gap
         let steps = data.steps
         let activity = LineChart(series: [
-            .init(label: "relaxed (softmax input)", points: steps.map { (Double($0.step), $0.relaxed) }, color: Colormap.viridis.color(at: 0.25)),
+            .init(label: "relaxed (softmax input)", points: steps.map { (Double($0.step), $0.relaxed) }, color: Palette.categorical(1)),
             .init(label: "projected (real tokens)", points: steps.map { (Double($0.step), $0.projected) }, color: theme.accent),
         ], xTitle: "step", yTitle: "activation")
         let temperature = LineChart(series: [.init(label: "τ", points: steps.map { (Double($0.step), $0.temperature) }, color: theme.muted, dashed: true)],
