@@ -1,3 +1,16 @@
+/// What the forward pass keeps of one block for the backward pass.
+struct BlockTape {
+    var xIn: [Float]       // [T, d] resid_pre
+    var q: [Float]         // [T, H·hd] after rotary
+    var k: [Float]         // [T, Hkv·hd] after rotary
+    var v: [Float]         // [T, Hkv·hd]
+    var pattern: [Float]   // [H, T, T]
+    var xMid: [Float]      // [T, d] resid_mid
+    var pre: [Float]       // [T, m] gate (llama) or c_fc (gpt2) pre-activation
+    var up: [Float]        // [T, m] up projection (llama; empty for gpt2)
+    var post: [Float]      // [T, m]
+}
+
 /// The result of a forward pass.
 public struct ForwardResult: Sendable {
     /// The token ids that were run.
@@ -19,27 +32,45 @@ extension Model {
     }
 
     func run(_ ids: [Int], hooks: HookFilter, lastBlock: Int?, checkFinite check: Bool) throws -> ForwardResult {
-        try validate(ids)
+        try run(embeddings: try embed(ids).data, ids: ids, hooks: hooks, lastBlock: lastBlock, checkFinite: check).result
+    }
+
+    /// What the forward pass hands back to its callers inside the runtime.
+    struct ForwardState {
+        var result: ForwardResult
+        /// The residual stream after the last block run [T, d].
+        var residual: [Float]
+        /// Per block, what the backward pass needs (empty unless asked for).
+        var tape: [BlockTape]
+    }
+
+    /// The forward pass over input embedding rows [T, d] (token rows; gpt2
+    /// positions are added here). `keepTape` keeps each block's activations
+    /// for the backward pass; `skipLastMLPOutput` stops the last block after
+    /// its MLP activation, for objectives that read it.
+    func run(embeddings: [Float], ids: [Int], hooks: HookFilter, lastBlock: Int?, checkFinite check: Bool,
+             keepTape: Bool = false, skipLastMLPOutput: Bool = false) throws -> ForwardState {
         if let lastBlock, !(0 ..< config.layers).contains(lastBlock) {
             throw ModelError.badObjective("block \(lastBlock) is out of range (the model has blocks 0 to \(config.layers - 1))")
         }
         let want = try hooks.resolve(config)
         let c = config, w = weights
-        let t = ids.count, d = c.dModel, m = c.dMLP
+        let d = c.dModel, m = c.dMLP, t = embeddings.count / d
+        guard t > 0, embeddings.count == t * d else { throw ModelError.emptyPrompt }
+        guard t <= c.contextLength else { throw ModelError.promptTooLong(tokens: t, context: c.contextLength) }
         let qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim
         let stopAt = min(lastBlock ?? c.layers - 1, c.layers - 1)
         var cache = ActivationCache()
+        var tape: [BlockTape] = []
         func record(_ hook: HookPoint, _ data: [Float]) {
             if want.contains(hook) { cache.record(hook, Tensor(shape: hook.shape(config: c, tokens: t), data: data)) }
         }
+        func finite(_ values: [Float], _ hook: HookPoint, width: Int) throws {
+            if check { try checkFinite(values, hook: hook, width: width, embeddings: embeddings, cache: cache) }
+        }
 
         // Residual stream x [T, d].
-        var x = [Float](repeating: 0, count: t * d)
-        w.tokenEmbedding.withUnsafeBufferPointer { e in
-            for (p, id) in ids.enumerated() {
-                for j in 0 ..< d { x[p * d + j] = e[id * d + j] }
-            }
-        }
+        var x = embeddings
         record(.embed, x)
         if let pos = w.positionEmbedding {
             let posRows = Array(pos[0 ..< t * d])
@@ -64,6 +95,7 @@ extension Model {
 
         for l in 0 ... stopAt {
             let b = w.blocks[l]
+            let xIn = x
             record(.residPre(l), x)
 
             // Attention.
@@ -109,24 +141,32 @@ extension Model {
                 record(.mlpPre(l), pre)
             }
             record(.mlpPost(l), post)
+            if keepTape {
+                tape.append(BlockTape(xIn: xIn, q: q, k: k, v: v, pattern: pattern, xMid: x, pre: pre,
+                                      up: b.wGate == nil ? [] : up, post: post))
+            }
+            if l == stopAt, skipLastMLPOutput {
+                try finite(post, .mlpPost(l), width: m)
+                break
+            }
             project(post, b.wDown, b.bDown, into: &out, rows: t, in: m, out: d)
             record(.mlpOut(l), out)
             for i in 0 ..< t * d { x[i] += out[i] }
             record(.residPost(l), x)
-            if check { try checkFinite(x, hook: .residPost(l), width: d, ids: ids, cache: cache) }
+            try finite(x, .residPost(l), width: d)
         }
 
-        guard stopAt == c.layers - 1 else {
-            return ForwardResult(ids: ids, logits: nil, cache: cache)
+        guard stopAt == c.layers - 1, !skipLastMLPOutput else {
+            return ForwardState(result: ForwardResult(ids: ids, logits: nil, cache: cache), residual: x, tape: tape)
         }
         norm(x, w.finalNorm, w.finalNormBias, into: &h, rows: t)
         record(.lnFinal, h)
         var logits = [Float](repeating: 0, count: t * c.vocabularySize)
         project(h, w.unembedding, nil, into: &logits, rows: t, in: d, out: c.vocabularySize)
-        if check { try checkFinite(logits, hook: .logits, width: c.vocabularySize, ids: ids, cache: cache) }
+        try finite(logits, .logits, width: c.vocabularySize)
         let logitsTensor = Tensor(shape: [t, c.vocabularySize], data: logits)
         if want.contains(.logits) { cache.record(.logits, logitsTensor) }
-        return ForwardResult(ids: ids, logits: logitsTensor, cache: cache)
+        return ForwardState(result: ForwardResult(ids: ids, logits: logitsTensor, cache: cache), residual: x, tape: tape)
     }
 
     func norm(_ x: [Float], _ weight: [Float], _ bias: [Float]?, into y: inout [Float], rows t: Int) {
@@ -148,7 +188,7 @@ extension Model {
 
     /// Throws when `values` holds NaN or infinity, naming the first hook
     /// point (in forward order) where a non-finite value appears.
-    private func checkFinite(_ values: [Float], hook: HookPoint, width: Int, ids: [Int], cache: ActivationCache) throws {
+    private func checkFinite(_ values: [Float], hook: HookPoint, width: Int, embeddings: [Float], cache: ActivationCache) throws {
         var probe: Float = 0
         for v in values { probe += v * 0 } // stays 0 unless some v is NaN or ±inf
         guard !probe.isFinite else { return }
@@ -156,10 +196,10 @@ extension Model {
         // block's hooks were not asked for, run the block again recording them.
         var trace = cache
         if let l = hook.layer, trace[.mlpPre(l)] == nil,
-           let rerun = try? run(ids, hooks: .matching(["blocks.\(l).*"]), lastBlock: l, checkFinite: false) {
-            trace = rerun.cache
+           let rerun = try? run(embeddings: embeddings, ids: [], hooks: .matching(["blocks.\(l).*"]), lastBlock: l, checkFinite: false) {
+            trace = rerun.result.cache
         }
-        let t = ids.count
+        let t = embeddings.count / config.dModel
         for h in trace.order {
             let tensor = trace[h]!
             if let i = tensor.data.firstIndex(where: { !$0.isFinite }) {

@@ -51,19 +51,6 @@ public struct Gradient: Sendable {
     public let hooks: [HookPoint: Tensor]
 }
 
-/// What the forward pass keeps for the backward pass, per block.
-private struct BlockTape {
-    var xIn: [Float]       // [T, d] resid_pre
-    var q: [Float]         // [T, H·hd] after rotary
-    var k: [Float]         // [T, Hkv·hd] after rotary
-    var v: [Float]         // [T, Hkv·hd]
-    var pattern: [Float]   // [H, T, T]
-    var xMid: [Float]      // [T, d] resid_mid
-    var pre: [Float]       // [T, m] gate (llama) or c_fc (gpt2) pre-activation
-    var up: [Float]        // [T, m] up projection (llama)
-    var post: [Float]      // [T, m]
-}
-
 extension Model {
     /// The token-embedding rows of `ids` [T, d]: the input a gradient is taken
     /// with respect to (for gpt2, positions are added inside the model).
@@ -102,52 +89,20 @@ extension Model {
         let rotary = c.architecture == .llama ? rotaryTables(positions: t, rotaryDims: c.ropeDimensions, theta: c.ropeTheta) : nil
 
         // Forward, keeping what the backward pass needs.
-        var x = embeddings.data
-        if let pos = w.positionEmbedding { for i in 0 ..< t * d { x[i] += pos[i] } }
-        var tapes: [BlockTape] = []
-        var h = [Float](repeating: 0, count: t * d), out = [Float](repeating: 0, count: t * d)
-        for l in 0 ... last {
-            let b = w.blocks[l]
-            let xIn = x
-            norm(x, b.attnNorm, b.attnNormBias, into: &h, rows: t)
-            var q = [Float](repeating: 0, count: t * qDim), k = [Float](repeating: 0, count: t * kvDim), v = k
-            project(h, b.wq, b.bq, into: &q, rows: t, in: d, out: qDim)
-            project(h, b.wk, b.bk, into: &k, rows: t, in: d, out: kvDim)
-            project(h, b.wv, b.bv, into: &v, rows: t, in: d, out: kvDim)
-            if let rotary {
-                applyRotary(&q, rows: t, heads: c.heads, headDim: c.headDim, rotaryDims: c.ropeDimensions, cos: rotary.cos, sin: rotary.sin)
-                applyRotary(&k, rows: t, heads: c.kvHeads, headDim: c.headDim, rotaryDims: c.ropeDimensions, cos: rotary.cos, sin: rotary.sin)
-            }
-            var pattern = [Float](repeating: 0, count: c.heads * t * t), z = [Float](repeating: 0, count: t * qDim)
-            causalAttention(q: q, k: k, v: v, pattern: &pattern, z: &z, rows: t, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim)
-            project(z, b.wo, b.bo, into: &out, rows: t, in: qDim, out: d)
-            for i in 0 ..< t * d { x[i] += out[i] }
-            let xMid = x
-            norm(x, b.mlpNorm, b.mlpNormBias, into: &h, rows: t)
-            var pre = [Float](repeating: 0, count: t * m), up: [Float] = [], post = [Float](repeating: 0, count: t * m)
-            if let gate = b.wGate {
-                up = pre
-                project(h, gate, nil, into: &pre, rows: t, in: d, out: m)
-                project(h, b.wUp, nil, into: &up, rows: t, in: d, out: m)
-                for i in 0 ..< t * m { post[i] = silu(pre[i]) * up[i] }
-            } else {
-                project(h, b.wUp, b.bUp, into: &pre, rows: t, in: d, out: m)
-                for i in 0 ..< t * m { post[i] = geluTanh(pre[i]) }
-            }
-            tapes.append(BlockTape(xIn: xIn, q: q, k: k, v: v, pattern: pattern, xMid: xMid, pre: pre, up: up, post: post))
-            if l == last, objective.readsMLP { break }
-            project(post, b.wDown, b.bDown, into: &out, rows: t, in: m, out: d)
-            for i in 0 ..< t * d { x[i] += out[i] }
+        if fullForward, last < c.layers - 1 {
+            // The rest of the model on the same input, for timing parity
+            // with frameworks that cannot stop early; nothing reads it.
+            _ = try run(embeddings: embeddings.data, ids: [], hooks: .none, lastBlock: nil, checkFinite: false)
         }
+        let state = try run(embeddings: embeddings.data, ids: [], hooks: .none, lastBlock: last, checkFinite: true,
+                            keepTape: true, skipLastMLPOutput: objective.readsMLP)
+        let tapes = state.tape, x = state.residual
+        var h = [Float](repeating: 0, count: t * d)
 
         // The objective's value, and the gradient where it is read.
         var value: Float = 0
         var dx = [Float](repeating: 0, count: t * d)      // d objective / d residual stream
         var seedPost: [Float]?                           // d objective / d post of the last block
-        if fullForward, last < c.layers - 1 {
-            // Run the rest of the model for timing parity; nothing reads it.
-            _ = try run(Array(repeating: 0, count: t), hooks: .none, lastBlock: nil, checkFinite: false)
-        }
         switch objective {
         case let .neuron(_, index, position):
             var seed = [Float](repeating: 0, count: t * m)
