@@ -22,7 +22,8 @@ public struct AttentionView: ViewPlugin {
             OptionDoc("colormap", .choice, default: "viridis", "colour map", allowed: ["viridis", "magma", "cividis"]),
             OptionDoc("title", .string, default: "", "figure title (default: none)"),
         ],
-        example: ViewExample(prompt: "The cat sat on the mat. The cat sat on the", options: ["mode": "head", "layer": "17", "head": "4"]))
+        example: ViewExample(prompt: "The cat sat on the mat. The cat sat on the", options: ["mode": "head", "layer": "17", "head": "4"]),
+        hooks: ["blocks.*.attn.hook_pattern"])
 
     public enum Mode: String, Codable, Sendable, CaseIterable { case head, grid, scores }
 

@@ -26,7 +26,8 @@ public struct LogitLensView: ViewPlugin {
             OptionDoc("colormap", .choice, default: "viridis", "colour map", allowed: ["viridis", "magma", "cividis"]),
             OptionDoc("title", .string, default: "", "figure title (default: none)"),
         ],
-        example: ViewExample(prompt: "The Eiffel Tower is located in the city of", options: ["metric": "top-prob"]))
+        example: ViewExample(prompt: "The Eiffel Tower is located in the city of", options: ["metric": "top-prob"]),
+        hooks: ["blocks.*.hook_resid_pre", "blocks.*.hook_resid_post"])
 
     public enum Metric: String, Codable, Sendable, CaseIterable {
         case topProb = "top-prob", targetProb = "target-prob", targetRank = "target-rank", entropy, klFinal = "kl-final"

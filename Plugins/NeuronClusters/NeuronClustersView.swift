@@ -26,7 +26,7 @@ public struct NeuronClustersView: ViewPlugin {
             OptionDoc("title", .string, default: "", "figure title (default: the layer and the method)"),
         ],
         example: ViewExample(prompt: "", options: ["neurons": "32", "clusters": "5"]),
-        usesPrompt: false)
+        usesPrompt: false, hooks: [])
 
     public enum Importance: String, Codable, Sendable { case mean, max, attribution }
     public enum Method: String, Codable, Sendable { case average, complete, kmeans }

@@ -28,7 +28,8 @@ public struct TextDeepDreamView: ViewPlugin {
             OptionDoc("show", .int, default: "4", "how many steps' text to show"),
             OptionDoc("title", .string, default: "", "figure title (default: the target)"),
         ],
-        example: ViewExample(prompt: " The capital of France is the city of", options: ["layer": "15", "neuron": "100", "steps": "24"]))
+        example: ViewExample(prompt: " The capital of France is the city of", options: ["layer": "15", "neuron": "100", "steps": "24"]),
+        hooks: [])
 
     public enum Start: String, Codable, Sendable { case prompt, random, promptSet = "prompt-set" }
 

@@ -85,7 +85,8 @@ struct Render: ParsableCommand {
         // A view that reads no prompt (neuron clusters) runs on BOS alone.
         let noPrompt = !input.isGiven && !registered.info.usesPrompt
         let ids = noPrompt ? [model.tokenizer.bosId ?? 0] : try input.tokens(for: model)
-        let analysis = try AnalysisInput(model: model, prompt: noPrompt ? "" : input.description, ids: ids)
+        let analysis = try AnalysisInput(model: model, prompt: noPrompt ? "" : input.description, ids: ids,
+                                         hooks: registered.info.hookFilter)
         let record = try FigurePipeline.analyze(registered, input: analysis, options: options)
         try FigurePipeline.write(record, view: registered, to: path, format: format, style: figure.style)
         printError("wrote \(path) and \(FigurePipeline.dataPath(for: path))")

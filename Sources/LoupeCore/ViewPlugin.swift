@@ -31,11 +31,18 @@ public struct ViewInfo: Sendable {
     public let example: ViewExample
     /// Whether the view reads the prompt (neuron clusters read a prompt set instead).
     public let usesPrompt: Bool
+    /// The hook points `analyze` reads from the shared cache (globs); nil: all.
+    public let hooks: [String]?
 
-    public init(id: String, title: String, summary: String, options: [OptionDoc], example: ViewExample, usesPrompt: Bool = true) {
+    public init(id: String, title: String, summary: String, options: [OptionDoc], example: ViewExample,
+                usesPrompt: Bool = true, hooks: [String]? = nil) {
         self.id = id; self.title = title; self.summary = summary; self.options = options; self.example = example
         self.usesPrompt = usesPrompt
+        self.hooks = hooks
     }
+
+    /// The hooks to record for this view alone.
+    public var hookFilter: HookFilter { hooks.map { $0.isEmpty ? .none : .matching($0) } ?? .all }
 }
 
 public struct ViewExample: Sendable {
@@ -56,13 +63,15 @@ public struct AnalysisInput: Sendable {
 
     public var cache: ActivationCache { forward.cache }
 
-    /// Runs the model over `ids` with every hook recorded.
-    public init(model: Model, prompt: String, ids: [Int]) throws {
+    /// Runs the model over `ids`, recording the hooks `hooks` selects: every
+    /// hook by default, so that any number of views can share one pass; a
+    /// single view can ask for just `info.hookFilter`.
+    public init(model: Model, prompt: String, ids: [Int], hooks: HookFilter = .all) throws {
         self.model = model
         self.prompt = prompt
         self.ids = ids
         tokens = ids.map { model.tokenizer.displayText(of: $0) }
-        forward = try model.forward(ids, hooks: .all)
+        forward = try model.forward(ids, hooks: hooks)
     }
 }
 
