@@ -14,6 +14,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // System libraries. Only LoupeRender (drawing) touches Cairo and
@@ -40,7 +42,12 @@ let package = Package(
             dependencies: ["CCairo", "CPNG", "CPNGWriter"]),
         .target(
             name: "LoupeCore",
-            dependencies: ["LoupeModel", "LoupeRender", .product(name: "Yams", package: "Yams")]),
+            dependencies: [
+                "LoupeModel", "LoupeRender",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
 
         // Built-in views: one module per folder under Plugins/.
         .target(name: "LogitLens", dependencies: ["LoupeCore"], path: "Plugins/LogitLens"),

@@ -8,7 +8,8 @@
 #   scripts/setup.sh system     only the system packages
 #   scripts/setup.sh model      only the default model
 #   scripts/setup.sh test       what the test suite needs besides (Python's
-#                               safetensors, to check files Loupe writes)
+#                               safetensors, to check files Loupe writes, and
+#                               Chromium, to open the pages it writes)
 set -euo pipefail
 
 PACKAGES=(pkg-config libcairo2-dev libpango1.0-dev libpng-dev libopenblas-dev
@@ -83,12 +84,27 @@ EOF
 }
 
 setup_test() {
-    if python3 -c "import safetensors, numpy" 2>/dev/null; then
+    if ! python3 -c "import safetensors, numpy" 2>/dev/null; then
+        say "installing the Python packages the tests use (safetensors, numpy)"
+        python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore safetensors numpy \
+            || fail "pip install safetensors numpy failed"
+    fi
+    # Headless Chromium opens the gallery and dashboard pages in the browser
+    # test. Without it that test is skipped (and says so), so a machine
+    # where it cannot be installed can still run the rest.
+    if command -v chromium >/dev/null; then
         return 0
     fi
-    say "installing the Python packages the tests use (safetensors, numpy)"
-    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore safetensors numpy \
-        || fail "pip install safetensors numpy failed"
+    if [ "$(id -u)" -ne 0 ]; then
+        say "chromium is missing: the browser test will be skipped. Install it with:"
+        printf '\n    sudo apt-get install -y chromium\n\n'
+        return 0
+    fi
+    say "installing chromium for the browser test"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }; then
+        say "apt-get install chromium failed: the browser test will be skipped"
+    fi
 }
 
 case "${1:-all}" in

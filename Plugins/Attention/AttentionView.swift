@@ -202,6 +202,42 @@ public struct AttentionView: ViewPlugin {
         }
     }
 
+    /// mode=head: each cell's weight and its query and key tokens; scores:
+    /// each head's score; grid: each panel's block and head.
+    public func hitRegions(of data: Data, options: Options, in frame: Rect, theme: Theme, measure: Canvas) -> [HitRegion] {
+        let tokens = data.tokens.map(TokenText.visible)
+        switch data.mode {
+        case .head:
+            let p = data.pattern ?? []
+            let rects = headMap(data, options: options).cellRects(measure, in: frame, theme: theme)
+            return rects.enumerated().flatMap { q, row in
+                row.enumerated().compactMap { k, rect -> HitRegion? in
+                    guard k <= q, q < p.count, k < p[q].count else { return nil }
+                    return HitRegion(rect, title: "weight \(String(format: "%.3f", p[q][k]))",
+                                     lines: ["query \(q): \(tokens[q])", "key \(k): \(tokens[k])"])
+                }
+            }
+        case .scores:
+            let scores = data.scores ?? []
+            let label = (data.score ?? .induction).label
+            let rects = scoreMap(data, options: options).cellRects(measure, in: frame, theme: theme)
+            return rects.enumerated().flatMap { l, row in
+                row.enumerated().map { h, rect in
+                    let value = scores[l][h].map { String(format: "%.3f", $0) } ?? "undefined on this prompt"
+                    return HitRegion(rect, title: "block \(l), head \(h)", lines: ["\(label): \(value)"])
+                }
+            }
+        case .grid:
+            let kv = max(1, data.heads / max(1, data.kvHeads))
+            return grid(data, options: options).panelRects(measure, in: frame, theme: theme).enumerated().flatMap { l, row in
+                row.enumerated().map { h, rect in
+                    HitRegion(rect, title: "block \(l), head \(h)",
+                              lines: ["key/value head \(h / kv)", "render it alone: mode=head layer=\(l) head=\(h)"])
+                }
+            }
+        }
+    }
+
     public func draw(_ data: Data, options: Options, on canvas: Canvas, in frame: Rect, theme: Theme) throws {
         switch data.mode {
         case .head: try headMap(data, options: options).draw(canvas, in: frame, theme: theme)

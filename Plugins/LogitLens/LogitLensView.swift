@@ -180,6 +180,27 @@ public struct LogitLensView: ViewPlugin {
     public func draw(_ data: Data, options: Options, on canvas: Canvas, in frame: Rect, theme: Theme) throws {
         try heatmap(data, options: options, theme: theme).draw(canvas, in: frame, theme: theme)
     }
+
+    /// Each cell: its layer and position, the top-5 tokens with their
+    /// probabilities, and the metric's value.
+    public func hitRegions(of data: Data, options: Options, in frame: Rect, theme: Theme, measure: Canvas) -> [HitRegion] {
+        let order = options.flip ? Array(data.layers.indices) : Array(data.layers.indices.reversed())
+        let rects = heatmap(data, options: options, theme: theme).cellRects(measure, in: frame, theme: theme)
+        var regions: [HitRegion] = []
+        for (drawn, r) in order.enumerated() {
+            let layer = data.layers[r] == 0 ? "embedding" : "block \(data.layers[r] - 1)"
+            for (k, position) in data.positions.enumerated() {
+                var lines = zip(data.topTokens[r][k], data.topProbs[r][k]).map { token, p in
+                    "\(TokenText.visible(token))  \(String(format: "%.3f", p))"
+                }
+                if let next = data.nextTokens[k] { lines.append("true next: \(TokenText.visible(next))") }
+                if let v = data.values[r][k] { lines.append("\(data.metric.label): \(ColorScale.format(v))") }
+                regions.append(HitRegion(rects[drawn][k], title: "\(layer) · position \(position) \(TokenText.visible(data.tokens[k]))",
+                                         lines: lines))
+            }
+        }
+        return regions
+    }
 }
 
 extension LogitLensView {

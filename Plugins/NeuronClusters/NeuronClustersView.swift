@@ -223,6 +223,45 @@ public struct NeuronClustersView: ViewPlugin {
         return Size(w, theme.margin + l.title + rows + l.bottom)
     }
 
+    /// The heatmap's cells in `frame`: neurons down, prompts across.
+    func plotRect(_ data: Data, layout l: Layout, in frame: Rect, theme: Theme) -> Rect {
+        let top = frame.y + theme.margin + l.title
+        let left = frame.x + theme.margin + l.dendrogram + l.band + theme.gap + l.rowLabels
+        return Rect(x: left, y: top, width: l.cell.width * Double(data.prompts.count), height: frame.maxY - l.bottom - top)
+    }
+
+    /// Each cell: the neuron, its cluster and tag, the prompt and its z-score.
+    public func hitRegions(of data: Data, options: Options, in frame: Rect, theme: Theme, measure: Canvas) -> [HitRegion] {
+        let l = layout(data, theme: theme, width: frame.width, measure: measure)
+        let plot = plotRect(data, layout: l, in: frame, theme: theme)
+        let ch = plot.height / Double(max(1, data.order.count))
+        let tags = Dictionary(uniqueKeysWithValues: data.tags.map { ($0.cluster, $0) })
+        return data.order.enumerated().flatMap { row, r in
+            data.prompts.enumerated().map { c, prompt in
+                let rect = Rect(x: plot.x + Double(c) * l.cell.width, y: plot.y + Double(row) * ch, width: l.cell.width, height: ch)
+                let tag = tags[data.clusters[r]].map(tagText) ?? "C\(data.clusters[r] + 1)"
+                return HitRegion(rect, title: "neuron \(data.neurons[r]) of block \(data.layer)",
+                                 lines: [tag, "\(prompt.topic): \(prompt.text)", "importance (z): \(String(format: "%.2f", data.values[r][c]))"])
+            }
+        }
+    }
+
+    /// `layer`, and for each cluster k (numbered from 1 as drawn) `Ck.neuron`:
+    /// the member with the highest mean importance on the cluster's first
+    /// topic, the neuron that stands for the cluster.
+    public func exports(of data: Data, options: Options) -> [String: String] {
+        var out = ["layer": String(data.layer)]
+        for tag in data.tags {
+            let members = data.neurons.indices.filter { data.clusters[$0] == tag.cluster }
+            let columns = data.prompts.indices.filter { data.prompts[$0].topic == tag.topics.first }
+            func score(_ r: Int) -> Double { columns.reduce(0) { $0 + data.values[r][$1] } }
+            if let best = members.max(by: { score($0) < score($1) }) {
+                out["C\(tag.cluster + 1).neuron"] = String(data.neurons[best])
+            }
+        }
+        return out
+    }
+
     public func draw(_ data: Data, options: Options, on canvas: Canvas, in frame: Rect, theme: Theme) throws {
         let l = layout(data, theme: theme, width: frame.width, measure: canvas)
         let tick = theme.tickFont, small = tick.sized(max(theme.minimumTextSize, tick.size - 1))
@@ -232,11 +271,8 @@ public struct NeuronClustersView: ViewPlugin {
         canvas.text(title, at: Point(frame.midX, frame.y + theme.margin), font: theme.titleFont, color: theme.foreground,
                     anchor: TextAnchor(.center, .top), maxWidth: frame.width - 2 * theme.margin)
         let rows = data.order.count, columns = data.prompts.count
-        let top = frame.y + theme.margin + l.title
-        let plotHeight = frame.maxY - l.bottom - top
-        let ch = plotHeight / Double(max(1, rows))
-        let left = frame.x + theme.margin + l.dendrogram + l.band + theme.gap + l.rowLabels
-        let plot = Rect(x: left, y: top, width: l.cell.width * Double(columns), height: ch * Double(rows))
+        let plot = plotRect(data, layout: l, in: frame, theme: theme)
+        let ch = plot.height / Double(max(1, rows))
         let magnitude = 3.0
         let scale = ColorScale(low: -magnitude, high: magnitude)
         // Cells: one image (rows × prompts can be thousands of cells).

@@ -233,11 +233,28 @@ public struct TextDeepDreamView: ViewPlugin {
         return Size(w, theme.margin * 2 + title + l.chart + theme.gap * 2 + rows)
     }
 
+    func title(_ data: Data, options: Options) -> String {
+        options.title.isEmpty ? "Text deep dream: \(data.target)" : options.title
+    }
+
+    /// Each text row: its step, its text, and its most active tokens.
+    public func hitRegions(of data: Data, options: Options, in frame: Rect, theme: Theme, measure: Canvas) -> [HitRegion] {
+        let l = layout(data, theme: theme, width: frame.width, measure: measure)
+        var y = frame.y + theme.margin + measure.measure(title(data, options: options), theme.titleFont).height + theme.gap
+        y += l.chart + theme.gap * 2
+        return l.rows.map { row in
+            let strongest = zip(row.tokens, row.values).sorted { $0.1 > $1.1 }.prefix(3)
+            let rect = Rect(x: frame.x + theme.margin, y: y, width: frame.width - 2 * theme.margin, height: row.height)
+            y += row.height + theme.gap * 2
+            return HitRegion(rect, title: row.label, lines: [row.tokens.joined()]
+                + strongest.map { "\(TokenText.visible($0.0))  \(String(format: "%.2f", $0.1))" })
+        }
+    }
+
     public func draw(_ data: Data, options: Options, on canvas: Canvas, in frame: Rect, theme: Theme) throws {
         let l = layout(data, theme: theme, width: frame.width, measure: canvas)
         var y = frame.y + theme.margin
-        let title = options.title.isEmpty ? "Text deep dream: \(data.target)" : options.title
-        y += canvas.text(title, at: Point(frame.midX, y), font: theme.titleFont, color: theme.foreground,
+        y += canvas.text(title(data, options: options), at: Point(frame.midX, y), font: theme.titleFont, color: theme.foreground,
                          anchor: TextAnchor(.center, .top), maxWidth: frame.width - 2 * theme.margin).height + theme.gap
         let steps = data.steps
         let activity = LineChart(series: [

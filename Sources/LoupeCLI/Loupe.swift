@@ -20,7 +20,7 @@ struct Loupe: ParsableCommand {
           loupe predict --prompt "The capital of France is" --top 3
         """,
         version: version,
-        subcommands: [Views.self, Render.self, Redraw.self, Inspect.self, Tokenize.self, Predict.self, Run.self, Grad.self, Bench.self])
+        subcommands: [Views.self, Render.self, Redraw.self, DashboardCommand.self, GalleryCommand.self, Inspect.self, Tokenize.self, Predict.self, Run.self, Grad.self, Bench.self])
 
     static func main() {
         #if canImport(Glibc)

@@ -17,6 +17,8 @@ struct FigureOptions: ParsableArguments {
     var height: String?
     @Option(help: "Resolution of PNG output, in pixels per inch.") var dpi: Double = 200
     @Option(help: ArgumentHelp("light, dark or paper.", valueName: "name")) var theme = "light"
+    @Flag(help: "With PDF output, also write a LaTeX \\includegraphics snippet (.tex) with the figure's size.")
+    var latex = false
 
     func validate() throws {
         guard dpi >= 10, dpi <= 2400 else { throw ValidationError("--dpi must be between 10 and 2400") }
@@ -31,6 +33,16 @@ struct FigureOptions: ParsableArguments {
         if let output, let ext = FigureFormat(path: output), let format, ext != format {
             throw ValidationError("--format \(format.rawValue) does not match the output file '\(output)'")
         }
+        if latex, (format ?? output.flatMap(FigureFormat.init(path:)) ?? .png) != .pdf {
+            throw ValidationError("--latex goes with PDF output: add --format pdf or name a .pdf with -o")
+        }
+    }
+
+    /// Writes the LaTeX snippet beside a PDF when --latex asks for it.
+    func writeLaTeX(_ record: FigureRecord, view: RegisteredView, path: String, format: FigureFormat) throws {
+        guard latex, format == .pdf else { return }
+        try LaTeX.writeSnippet(for: path, size: try FigurePipeline.size(of: record, view: view, style: style))
+        printError("wrote \(LaTeX.snippetPath(for: path))")
     }
 
     var style: FigureStyle {
@@ -90,6 +102,7 @@ struct Render: ParsableCommand {
         let record = try FigurePipeline.analyze(registered, input: analysis, options: options)
         try FigurePipeline.write(record, view: registered, to: path, format: format, style: figure.style)
         printError("wrote \(path) and \(FigurePipeline.dataPath(for: path))")
+        try figure.writeLaTeX(record, view: registered, path: path, format: format)
     }
 }
 
@@ -118,6 +131,7 @@ struct Redraw: ParsableCommand {
         let samePlace = URL(fileURLWithPath: dataPath).standardizedFileURL == URL(fileURLWithPath: data).standardizedFileURL
         try FigurePipeline.write(record, view: registered, to: path, format: format, style: figure.style, writeData: !samePlace)
         printError("wrote \(path)")
+        try figure.writeLaTeX(record, view: registered, path: path, format: format)
     }
 }
 

@@ -12,6 +12,8 @@ public struct RegisteredView: Sendable {
     public let analyze: @Sendable (AnalysisInput, any Sendable) throws -> any Sendable
     public let size: @Sendable (_ data: any Sendable, _ options: any Sendable, Theme, _ width: Double?, Canvas) throws -> Size
     public let draw: @Sendable (_ data: any Sendable, _ options: any Sendable, Canvas, Rect, Theme) throws -> Void
+    public let hitRegions: @Sendable (_ data: any Sendable, _ options: any Sendable, Rect, Theme, Canvas) throws -> [HitRegion]
+    public let exports: @Sendable (_ data: any Sendable, _ options: any Sendable) throws -> [String: String]
     /// The options as JSON (for provenance in figure files).
     public let optionsJSON: @Sendable (any Sendable) throws -> Foundation.Data
     /// The record as its file's JSON, and back.
@@ -44,6 +46,10 @@ public struct RegisteredView: Sendable {
         analyze = { input, o in try V().analyze(input, options: try options(o)) }
         size = { d, o, theme, width, canvas in V().size(of: try data(d), options: try options(o), theme: theme, width: width, measure: canvas) }
         draw = { d, o, canvas, frame, theme in try V().draw(try data(d), options: try options(o), on: canvas, in: frame, theme: theme) }
+        hitRegions = { d, o, frame, theme, canvas in
+            V().hitRegions(of: try data(d), options: try options(o), in: frame, theme: theme, measure: canvas).map { $0.rounded() }
+        }
+        exports = { d, o in V().exports(of: try data(d), options: try options(o)) }
         optionsJSON = { o in try encoder.encode(try options(o)) }
         encodeRecord = { r in
             try encoder.encode(TypedRecord(loupeVersion: r.loupeVersion, view: r.view, model: r.model, prompt: r.prompt,

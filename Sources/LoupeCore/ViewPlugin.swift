@@ -97,4 +97,43 @@ public protocol ViewPlugin: Sendable {
     func size(of data: Data, options: Options, theme: Theme, width: Double?, measure: Canvas) -> Size
 
     func draw(_ data: Data, options: Options, on canvas: Canvas, in frame: Rect, theme: Theme) throws
+
+    /// The parts of the figure drawn in `frame` that an HTML page explains on
+    /// hover (a heatmap cell, say), each with the lines its tooltip shows.
+    /// Optional: the default is none.
+    func hitRegions(of data: Data, options: Options, in frame: Rect, theme: Theme, measure: Canvas) -> [HitRegion]
+
+    /// Named values other figures of a gallery may use as options, written
+    /// `${figure.name}` there (the neurons a clustering picked, say).
+    /// Optional: the default is none.
+    func exports(of data: Data, options: Options) -> [String: String]
+}
+
+extension ViewPlugin {
+    public func hitRegions(of data: Data, options: Options, in frame: Rect, theme: Theme, measure: Canvas) -> [HitRegion] { [] }
+    public func exports(of data: Data, options: Options) -> [String: String] { [:] }
+}
+
+/// A rectangle of a figure, in points from its top-left corner, and what a
+/// tooltip over it says: a title line, then detail lines.
+public struct HitRegion: Sendable, Codable, Equatable {
+    public var x: Double
+    public var y: Double
+    public var width: Double
+    public var height: Double
+    public var title: String
+    public var lines: [String]
+
+    public init(_ rect: Rect, title: String, lines: [String] = []) {
+        x = rect.x; y = rect.y; width = rect.width; height = rect.height
+        self.title = title; self.lines = lines
+    }
+
+    /// Rounded to 0.01 pt, enough for a pointer, and a third of the JSON.
+    func rounded() -> HitRegion {
+        func r(_ v: Double) -> Double { (v * 100).rounded() / 100 }
+        var h = self
+        h.x = r(x); h.y = r(y); h.width = r(width); h.height = r(height)
+        return h
+    }
 }

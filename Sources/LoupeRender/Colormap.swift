@@ -31,6 +31,15 @@ public struct Color: Sendable, Equatable, Codable {
     /// 0 for black, 1 for white, computed from the linearised sRGB components
     /// with WCAG 2's weights; alpha is ignored. Black text has the higher
     /// contrast when the luminance is above about 0.179, white text below.
+    /// `#rrggbb`, for CSS.
+    public var hex: String {
+        func byte(_ v: Double) -> String {
+            let b = Int((min(1, max(0, v)) * 255).rounded())
+            return (b < 16 ? "0" : "") + String(b, radix: 16)
+        }
+        return "#" + byte(r) + byte(g) + byte(b)
+    }
+
     public var luminance: Double {
         func linear(_ c: Double) -> Double {
             c <= 0.04045 ? c / 12.92 : pow((c + 0.055) / 1.055, 2.4)

@@ -208,6 +208,15 @@ public struct Heatmap: Sendable {
         return frame.inset(top: m.top, left: m.left, bottom: m.bottom, right: m.right)
     }
 
+    /// The rectangle of each cell as drawn in `frame`, [rows][columns].
+    public func cellRects(_ canvas: Canvas, in frame: Rect, theme: Theme) -> [[Rect]] {
+        let plot = plotRect(canvas, in: frame, theme: theme)
+        let cw = plot.width / Double(max(1, columns)), ch = plot.height / Double(max(1, rows))
+        return (0 ..< rows).map { r in
+            (0 ..< columns).map { c in Rect(x: plot.x + Double(c) * cw, y: plot.y + Double(r) * ch, width: cw, height: ch) }
+        }
+    }
+
     public func draw(_ canvas: Canvas, in frame: Rect, theme: Theme) throws {
         guard rows > 0, columns > 0 else { return }
         let plot = plotRect(canvas, in: frame, theme: theme)

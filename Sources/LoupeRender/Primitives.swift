@@ -142,13 +142,28 @@ public struct SmallMultiples: Sendable {
         return Size(width ?? (m.left + Double(columns) * cell + m.right), m.top + Double(rows) * cell + m.bottom)
     }
 
-    public func draw(_ canvas: Canvas, in frame: Rect, theme: Theme) throws {
+    /// Where the panels go in `frame`: the top-left of panel (0, 0) and the
+    /// side of each square panel.
+    func geometry(_ canvas: Canvas, in frame: Rect, theme: Theme) -> (origin: Point, panel: Double) {
         let m = margins(canvas, theme: theme)
         let byWidth = (frame.width - m.left - m.right) / Double(max(1, columns)) - Self.gap
         let byHeight = (frame.height - m.top - m.bottom) / Double(max(1, rows)) - Self.gap
-        let panel = max(1, min(byWidth, byHeight))
+        return (Point(frame.x + m.left, frame.y + m.top), max(1, min(byWidth, byHeight)))
+    }
+
+    /// The rectangle of each panel as drawn in `frame`, [rows][columns].
+    public func panelRects(_ canvas: Canvas, in frame: Rect, theme: Theme) -> [[Rect]] {
+        let (origin, panel) = geometry(canvas, in: frame, theme: theme)
         let cell = panel + Self.gap
-        let origin = Point(frame.x + m.left, frame.y + m.top)
+        return (0 ..< rows).map { r in
+            (0 ..< columns).map { c in Rect(x: origin.x + Double(c) * cell, y: origin.y + Double(r) * cell, width: panel, height: panel) }
+        }
+    }
+
+    public func draw(_ canvas: Canvas, in frame: Rect, theme: Theme) throws {
+        let m = margins(canvas, theme: theme)
+        let (origin, panel) = geometry(canvas, in: frame, theme: theme)
+        let cell = panel + Self.gap
         if !title.isEmpty {
             canvas.text(title, at: Point(frame.midX, frame.y + theme.margin), font: theme.titleFont, color: theme.foreground,
                         anchor: TextAnchor(.center, .top), maxWidth: frame.width - 2 * theme.margin)

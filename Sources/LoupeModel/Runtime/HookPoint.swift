@@ -118,6 +118,12 @@ public struct HookFilter: Sendable {
     /// any run of characters: `blocks.*.attn.hook_pattern`, `blocks.3.*`).
     public static func matching(_ patterns: [String]) -> HookFilter { HookFilter(patterns: patterns) }
 
+    /// The hooks either filter selects (for one pass shared by several readers).
+    public func union(_ other: HookFilter) -> HookFilter {
+        guard let a = patterns, let b = other.patterns else { return .all }
+        return HookFilter(patterns: Array(Set(a + b)).sorted())
+    }
+
     /// The hook points of `config` this filter selects. A pattern that
     /// matches nothing is an error, since it is almost always a typo.
     public func resolve(_ config: ModelConfig) throws -> Set<HookPoint> {
