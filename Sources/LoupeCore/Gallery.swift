@@ -200,7 +200,8 @@ public final class GalleryRunner: @unchecked Sendable {
             while let k = next.take(below: work.count) {
                 let i = work[k]
                 let t0 = Date()
-                let outcome = self.process(i)
+                var outcome = self.process(i)
+                outcome.seconds = Date().timeIntervalSince(t0)
                 self.lock.lock()
                 self.outcomes[i] = outcome
                 self.finishedCount += 1
@@ -208,7 +209,7 @@ public final class GalleryRunner: @unchecked Sendable {
                 self.lock.unlock()
                 self.done[i].signal()
                 self.release(self.items[i].group)
-                progress.finished(self.items[i].id, status: outcome.status, seconds: Date().timeIntervalSince(t0), done: n, total: total)
+                progress.finished(self.items[i].id, status: outcome.status, seconds: outcome.seconds, done: n, total: total)
             }
         }
         progress.end()
@@ -243,8 +244,6 @@ public final class GalleryRunner: @unchecked Sendable {
     private func process(_ i: Int) -> Outcome {
         let item = items[i]
         var outcome = Outcome(status: .failed, error: nil, key: "", options: [:], files: [:], seconds: 0, exports: nil)
-        let t0 = Date()
-        defer { outcome.seconds = Date().timeIntervalSince(t0) }
         do {
             for d in item.dependencies {
                 done[d].wait()

@@ -218,7 +218,7 @@ public struct GallerySpec: Sendable {
                 } else if let set = spec.promptSets.first(where: { $0.name == s }) {
                     options["prompts"] = set.path
                 } else {
-                    r.problem(sn, "no prompt set named '\(s)' (prompt sets: \(spec.promptSets.map(\.name).joined(separator: ", ")))")
+                    r.problem(sn, "no prompt set named '\(s)' (prompt sets: \(spec.promptSets.isEmpty ? "none; list them under prompt_sets" : spec.promptSets.map(\.name).joined(separator: ", ")))")
                 }
             }
             let width = f.fields["width"].flatMap { r.length($0, "width") }

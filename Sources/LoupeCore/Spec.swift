@@ -51,7 +51,11 @@ final class SpecReader {
 
     /// Throws every problem found so far, if any.
     func check() throws {
-        if !problems.isEmpty { throw SpecError(problems: problems) }
+        // In file order; a problem of the whole file (no line) first.
+        let sorted = problems.enumerated().sorted { a, b in
+            (a.element.file, a.element.line ?? 0, a.offset) < (b.element.file, b.element.line ?? 0, b.offset)
+        }.map(\.element)
+        if !sorted.isEmpty { throw SpecError(problems: sorted) }
     }
 
     /// The document's root, or nil (with a problem) when the file is missing or not YAML.

@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+
+/// Headless Chromium, to open the pages Loupe writes as a reader would.
+enum Browser {
+    static let executable: String? = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
+        .first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    static var available: Bool { executable != nil }
+
+    struct Visit {
+        /// The page's DOM after its scripts ran and its images loaded.
+        let dom: String
+        /// What the browser logged: console messages appear as `INFO:CONSOLE`.
+        let log: String
+    }
+
+    /// Loads `page`, waits for it (virtual time: images, then the load
+    /// handler), and returns its DOM; with `screenshot`, also saves one.
+    static func visit(_ page: String, screenshot: String? = nil) throws -> Visit {
+        let profile = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-chromium-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: profile) }
+        func run(_ extra: [String]) throws -> (String, String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: executable!)
+            // --no-sandbox: the sandbox needs user namespaces, which CI containers running as root lack.
+            p.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
+                           "--user-data-dir=\(profile)", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000",
+                           "--window-size=1400,1800"] + extra + [URL(fileURLWithPath: page).absoluteString]
+            let out = Pipe(), err = Pipe()
+            p.standardOutput = out
+            p.standardError = err
+            try p.run()
+            let o = out.fileHandleForReading.readDataToEndOfFile()
+            let e = err.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return (String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        }
+        let (dom, log) = try run(["--dump-dom"])
+        if let screenshot { _ = try run(["--screenshot=\(screenshot)"]) }
+        return Visit(dom: dom, log: log)
+    }
+
+    /// `data-…` attributes of the page's body, which its script sets on load.
+    static func bodyAttributes(_ dom: String) -> [String: String] {
+        guard let start = dom.range(of: "<body"), let end = dom[start.upperBound...].firstIndex(of: ">") else { return [:] }
+        let tag = dom[start.upperBound ..< end]
+        var out: [String: String] = [:]
+        let pattern = try! NSRegularExpression(pattern: #"([a-z-]+)="([^"]*)""#)
+        let s = String(tag)
+        for m in pattern.matches(in: s, range: NSRange(s.startIndex..., in: s)) {
+            out[String(s[Range(m.range(at: 1), in: s)!])] = String(s[Range(m.range(at: 2), in: s)!])
+        }
+        return out
+    }
+}
+
+@Suite(.serialized) struct BrowserTests {
+    @Test(.enabled(if: Browser.available, "SKIPPED: chromium is not installed (scripts/setup.sh test installs it), so the gallery and dashboard pages were not opened in a browser"))
+    func galleryAndDashboardPagesLoadInChromium() throws {
+        let g = try TinyGallery()
+        defer { g.remove() }
+        let r = try g.run()
+        #expect(r.status == 0, "\(r.stderr)")
+        for (page, expectedImages) in [(g.out + "/index.html", 4), (g.out + "/dashboards/overview/abc.html", 3)] {
+            let shot = g.folder + "/shot.png"
+            let visit = try Browser.visit(page, screenshot: shot)
+            let body = Browser.bodyAttributes(visit.dom)
+            // The page's own script counts the images that loaded and the errors it saw.
+            #expect(body["data-images"] == "\(expectedImages)", "\(page): \(body)")
+            #expect(body["data-images-loaded"] == "\(expectedImages)", "\(page): \(body)")
+            #expect(body["data-images-broken"] == "0", "\(page): \(body)")
+            #expect(body["data-script-errors"] == "0", "\(page): \(body)")
+            let console = visit.log.split(separator: "\n").filter { $0.contains("CONSOLE") }
+            #expect(console.isEmpty, "\(page) logged: \(console)")
+            // The screenshot is a real picture of the page, not a blank one.
+            let png = try #require(FileManager.default.contents(atPath: shot), "no screenshot of \(page)")
+            #expect(png.count > 20_000, "\(page): screenshot of \(png.count) bytes")
+        }
+        // A page whose figure is missing says so, on the page and to the test.
+        try FileManager.default.removeItem(atPath: g.out + "/lens/abc.png")
+        let broken = Browser.bodyAttributes(try Browser.visit(g.out + "/index.html").dom)
+        #expect(broken["data-images-broken"] == "1", "\(broken)")
+    }
+}
