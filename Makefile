@@ -19,20 +19,15 @@ setup:
 build: setup
 	$(SWIFT) build $(BUILDFLAGS) --product loupe
 
-PROMPT     := The Eiffel Tower is located in the city of
-REPEATED   := The cat sat on the mat. The cat sat on the
+# The default gallery: every view on six prompts, neuron clusters over the
+# topic set, two deep dreams, a dashboard per prompt. Unchanged figures are
+# skipped on the next run; FORCE=1 renders everything again.
+GALLERY    := Gallery/smollm2.yml
+GALLERYOUT := out/gallery
 
 gallery: build
-	@mkdir -p out/gallery
-	$(LOUPE) predict --prompt "$(PROMPT)" --top 3
-	$(LOUPE) render logit-lens --prompt "$(PROMPT)" -o out/gallery/logit-lens.png
-	$(LOUPE) render logit-lens --prompt "$(PROMPT)" --theme paper --width 6.75in -o out/gallery/logit-lens-paper.pdf
-	$(LOUPE) render attention --prompt "$(REPEATED)" --set layer=17 --set head=4 --set annotate=true -o out/gallery/attention-head.png
-	$(LOUPE) render attention --prompt "$(REPEATED)" --set mode=grid -o out/gallery/attention-grid.png
-	$(LOUPE) render attention --prompt "$(REPEATED)" --set mode=scores --set annotate=true -o out/gallery/attention-scores.svg
-	$(LOUPE) render neuron-clusters -o out/gallery/neuron-clusters.png
-	$(LOUPE) render text-deep-dream --prompt " The capital of France is the city of" -o out/gallery/text-deep-dream.png
-	@echo "figures in $(CURDIR)/out/gallery"
+	@$(LOUPE) gallery $(GALLERY) --out $(GALLERYOUT) $(if $(FORCE),--force) > /dev/null
+	@echo "gallery: $(CURDIR)/$(GALLERYOUT)/index.html"
 
 test: setup
 	@scripts/setup.sh test

@@ -102,7 +102,6 @@ public final class GalleryRunner: @unchecked Sendable {
 
     private let lock = NSLock()
     private var outcomes: [Outcome?]
-    private var done: [DispatchSemaphore]
     private var models: [Model?] = []
     private var modelErrors: [String?] = []
     private var modelHashes: [String] = []
@@ -125,7 +124,6 @@ public final class GalleryRunner: @unchecked Sendable {
         for (i, item) in items.enumerated().reversed() where selected[i] { for d in item.dependencies { selected[d] = true } }
         self.selected = selected
         outcomes = Array(repeating: nil, count: items.count)
-        done = items.map { _ in DispatchSemaphore(value: 0) }
     }
 
     /// Every item of the spec, in an order where each item's dependencies come
@@ -160,13 +158,17 @@ public final class GalleryRunner: @unchecked Sendable {
                 }
             }
         }
-        // Figures without references first, grouped by cache; then the rest.
+        // First the figures others refer to, then those referring to them
+        // (they start as soon as what they need is done, while the rest
+        // render), then the rest, grouped by the cache they share.
         func refs(_ i: Item) -> [String] { if case let .figure(f) = i.kind { f.references } else { [] } }
+        let referred = Set(figureItems.flatMap(refs))
         var groupOrder: [String: Int] = [:]
         for i in figureItems where groupOrder[i.group] == nil { groupOrder[i.group] = groupOrder.count }
         let plain = figureItems.enumerated().filter { refs($0.element).isEmpty }
             .sorted { (groupOrder[$0.element.group]!, $0.offset) < (groupOrder[$1.element.group]!, $1.offset) }.map(\.element)
-        items = plain + figureItems.filter { !refs($0).isEmpty }
+        items = plain.filter { referred.contains($0.name) } + figureItems.filter { !refs($0).isEmpty }
+            + plain.filter { !referred.contains($0.name) }
         for (i, item) in items.enumerated() {
             for r in refs(item) {
                 // The referenced figure's item for the same model and theme, and
@@ -194,11 +196,12 @@ public final class GalleryRunner: @unchecked Sendable {
         for i in work { remaining[items[i].group, default: 0] += 1 }
         let total = work.count
         progress.begin(total: total, skipped: 0)
-        let next = Counter()
+        let scheduler = Scheduler(work: work, dependencies: items.map(\.dependencies))
         let jobs = max(1, min(options.jobs, work.count))
+        // Workers share the cores: each matrix product gets its share.
+        MatrixThreads.set(max(1, ProcessInfo.processInfo.activeProcessorCount / jobs))
         DispatchQueue.concurrentPerform(iterations: jobs) { _ in
-            while let k = next.take(below: work.count) {
-                let i = work[k]
+            while let i = scheduler.next() {
                 let t0 = Date()
                 var outcome = self.process(i)
                 outcome.seconds = Date().timeIntervalSince(t0)
@@ -207,7 +210,7 @@ public final class GalleryRunner: @unchecked Sendable {
                 self.finishedCount += 1
                 let n = self.finishedCount
                 self.lock.unlock()
-                self.done[i].signal()
+                scheduler.finish(i)
                 self.release(self.items[i].group)
                 progress.finished(self.items[i].id, status: outcome.status, seconds: outcome.seconds, done: n, total: total)
             }
@@ -245,10 +248,6 @@ public final class GalleryRunner: @unchecked Sendable {
         let item = items[i]
         var outcome = Outcome(status: .failed, error: nil, key: "", options: [:], files: [:], seconds: 0, exports: nil)
         do {
-            for d in item.dependencies {
-                done[d].wait()
-                done[d].signal()
-            }
             guard let model = models[item.model] else { throw GalleryFailure(modelErrors[item.model] ?? "the model did not load") }
             let values = try resolvedOptions(item)
             outcome.options = values
@@ -546,15 +545,35 @@ struct GalleryFailure: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
-/// Hands out indices 0, 1, 2, … to workers.
-final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-    func take(below n: Int) -> Int? {
-        lock.lock(); defer { lock.unlock() }
-        guard value < n else { return nil }
-        value += 1
-        return value - 1
+/// Hands items to workers in order, each once everything it depends on is done.
+final class Scheduler: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var pending: [Int]
+    private var finished = Set<Int>()
+    private let dependencies: [[Int]]
+
+    init(work: [Int], dependencies: [[Int]]) {
+        pending = work
+        self.dependencies = dependencies
+    }
+
+    /// The first pending item that is ready, waiting while none is; nil when all are handed out.
+    func next() -> Int? {
+        condition.lock(); defer { condition.unlock() }
+        while !pending.isEmpty {
+            if let k = pending.firstIndex(where: { dependencies[$0].allSatisfy(finished.contains) }) {
+                return pending.remove(at: k)
+            }
+            condition.wait()
+        }
+        return nil
+    }
+
+    func finish(_ i: Int) {
+        condition.lock()
+        finished.insert(i)
+        condition.broadcast()
+        condition.unlock()
     }
 }
 

@@ -22,6 +22,7 @@ enum BLAS {
 
     struct Library: Sendable {
         let sgemm: SGEMM?
+        let setThreads: (@convention(c) (Int32) -> Void)?
         /// "OpenBLAS 0.3.21, SkylakeX kernels", or why the fallback is in use.
         let description: String
     }
@@ -45,9 +46,10 @@ enum BLAS {
                 let f = unsafeBitCast(core, to: (@convention(c) () -> UnsafePointer<CChar>?).self)
                 if let s = f() { text += ", \(String(cString: s)) kernels" }
             }
-            return Library(sgemm: unsafeBitCast(symbol, to: SGEMM.self), description: text)
+            let threads = dlsym(handle, "openblas_set_num_threads").map { unsafeBitCast($0, to: (@convention(c) (Int32) -> Void).self) }
+            return Library(sgemm: unsafeBitCast(symbol, to: SGEMM.self), setThreads: threads, description: text)
         }
-        return Library(sgemm: nil, description: "no OpenBLAS found (install libopenblas0); using a slow built-in matrix product")
+        return Library(sgemm: nil, setThreads: nil, description: "no OpenBLAS found (install libopenblas0); using a slow built-in matrix product")
     }
 
     /// OpenBLAS's name for the widest kernels this CPU runs, from /proc/cpuinfo.
@@ -89,5 +91,16 @@ enum BLAS {
                 c[i * ldc + j] = alpha * s + (beta == 0 ? 0 : beta * c[i * ldc + j])
             }
         }
+    }
+}
+
+/// How many threads each matrix product may use.
+public enum MatrixThreads {
+    /// Sets the number of threads OpenBLAS uses for each product. Callers
+    /// that run several forward passes at once give each a share of the
+    /// cores: OpenBLAS's threads spin while they wait, so two products with
+    /// a thread per core each are much slower than two with one thread.
+    public static func set(_ n: Int) {
+        BLAS.library.setThreads?(Int32(max(1, n)))
     }
 }
