@@ -166,10 +166,14 @@ public struct AttentionView: ViewPlugin {
         let score = data.score ?? .induction
         let high = score == .entropy ? max(values.joined().filter(\.isFinite).max() ?? 1, 1e-6) : 1
         let text = options.annotate ? values.map { $0.map { $0.isNaN ? "" : String(format: "%.2f", $0) } } : nil
+        // A score with no position to be measured at says so, rather than
+        // leave a grey map to be puzzled over.
+        let undefined = values.joined().allSatisfy(\.isNaN)
+        let reason = score == .induction ? "no token repeats" : "one token"
+        let title = options.title.isEmpty ? score.rawValue + " score" + (undefined ? ": none (\(reason))" : "") : options.title
         return Heatmap(values: values, colormap: options.colormap, scale: ColorScale(low: 0, high: high), cellText: text,
                        rowLabels: (0 ..< data.layers).map { "\($0)" }, columnLabels: (0 ..< data.heads).map { "\($0)" },
-                       rowTitle: "block", columnTitle: "head", colorbarLabel: score.label,
-                       title: options.title.isEmpty ? score.rawValue + " score" : options.title)
+                       rowTitle: "block", columnTitle: "head", colorbarLabel: score.label, title: title)
     }
 
     func grid(_ data: Data, options: Options) -> SmallMultiples {

@@ -31,12 +31,20 @@ struct DashboardCommand: ParsableCommand {
     var prompt: String?
     @Option(name: .long, help: ArgumentHelp("The model, instead of the spec's (a GGUF file, .safetensors or a folder).", valueName: "path"))
     var model: String?
+    @Option(help: ArgumentHelp("light, dark or paper, instead of the spec's.", valueName: "name"))
+    var theme: String?
+    @Option(help: "Resolution of PNG output, in pixels per inch, instead of the spec's.")
+    var dpi: Double?
     @Flag(help: "Beside each PDF written, write a LaTeX \\includegraphics snippet (.tex) with the figure's size.")
     var latex = false
 
     static let formats = ["png", "svg", "pdf", "html"]
 
     func validate() throws {
+        if let theme, Theme.named(theme) == nil {
+            throw ValidationError("unknown theme '\(theme)' (themes: \(Theme.all.map(\.name).joined(separator: ", ")))")
+        }
+        if let dpi, !(10 ... 2400).contains(dpi) { throw ValidationError("--dpi must be between 10 and 2400") }
         if let format, !Self.formats.contains(format) {
             throw ValidationError("unknown format '\(format)' (formats: \(Self.formats.joined(separator: ", ")))")
         }
@@ -56,6 +64,8 @@ struct DashboardCommand: ParsableCommand {
         try FigureWriter.checkFolder(of: path)
         let templates = fmt == "html" ? try PageTemplates.locate() : nil
         if let model { spec.model = model }
+        if let theme { spec.theme = Theme.named(theme) ?? spec.theme }
+        if let dpi { spec.dpi = dpi }
         guard let text = prompt ?? spec.prompt else {
             throw ValidationError("the spec '\(self.spec)' has no prompt: give one with --prompt")
         }

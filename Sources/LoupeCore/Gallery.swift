@@ -102,8 +102,13 @@ public final class GalleryRunner: @unchecked Sendable {
 
     private let lock = NSLock()
     private var outcomes: [Outcome?]
+    /// Loaded when the first figure that needs one is rendered, so a run
+    /// that skips everything loads no model.
     private var models: [Model?] = []
     private var modelErrors: [String?] = []
+    private let modelLock = NSLock()
+    /// What each ids prompt decoded to, from the previous run.
+    private var previousShown: [String: String] = [:]
     private var modelHashes: [String] = []
     private var caches: [String: CacheEntry] = [:]
     private var remaining: [String: Int] = [:]
@@ -190,7 +195,8 @@ public final class GalleryRunner: @unchecked Sendable {
         _ = try FigureWriter.checkFolder(of: options.out + "/manifest.json")
         let old = Manifest.read(options.out + "/manifest.json")
         previous = old.figures
-        loadModels(memo: old.models)
+        previousShown = old.shown
+        hashModels(memo: old.models)
 
         let work = items.indices.filter { selected[$0] }
         for i in work { remaining[items[i].group, default: 0] += 1 }
@@ -227,20 +233,34 @@ public final class GalleryRunner: @unchecked Sendable {
 
     /// Loads each model the selected items use; a model that fails to load
     /// fails its items, not the run.
-    private func loadModels(memo: [String: Manifest.ModelRecord]) {
+    private func hashModels(memo: [String: Manifest.ModelRecord]) {
         for (m, entry) in spec.models.enumerated() {
+            models.append(nil)
             let used = items.indices.contains { selected[$0] && items[$0].model == m }
-            guard used else { models.append(nil); modelErrors.append(nil); modelHashes.append(""); continue }
+            guard used else { modelErrors.append(nil); modelHashes.append(""); continue }
             do {
-                let model = try Model.load(entry.path)
-                models.append(model)
-                modelErrors.append(nil)
                 modelHashes.append(try ModelHash.of(entry.path ?? Model.defaultModelPath, memo: memo))
+                modelErrors.append(nil)
             } catch {
-                models.append(nil)
-                modelErrors.append("model '\(entry.name)': \(error)")
                 modelHashes.append("")
+                modelErrors.append("model '\(entry.name)': \(error)")
             }
+        }
+    }
+
+    /// Model `m`, loaded once; a model that fails to load fails the figures
+    /// that need it, not the run.
+    private func model(_ m: Int) throws -> Model {
+        modelLock.lock(); defer { modelLock.unlock() }
+        if let model = models[m] { return model }
+        if let e = modelErrors[m] { throw GalleryFailure(e) }
+        do {
+            let model = try Model.load(spec.models[m].path)
+            models[m] = model
+            return model
+        } catch {
+            modelErrors[m] = "model '\(spec.models[m].name)': \(error)"
+            throw GalleryFailure(modelErrors[m]!)
         }
     }
 
@@ -248,7 +268,7 @@ public final class GalleryRunner: @unchecked Sendable {
         let item = items[i]
         var outcome = Outcome(status: .failed, error: nil, key: "", options: [:], files: [:], seconds: 0, exports: nil)
         do {
-            guard let model = models[item.model] else { throw GalleryFailure(modelErrors[item.model] ?? "the model did not load") }
+            if let e = modelErrors[item.model] { throw GalleryFailure(e) }
             let values = try resolvedOptions(item)
             outcome.options = values
             let files = expectedFiles(item)
@@ -259,7 +279,7 @@ public final class GalleryRunner: @unchecked Sendable {
                 outcome.status = .skipped
                 return outcome
             }
-            try render(i, model: model, options: values)
+            try render(i, model: try model(item.model), options: values)
             outcome.status = .rendered
             if case let .figure(f) = item.kind, let record = lastRecord(i) {
                 outcome.exports = try f.view.exports(record.data, record.options)
@@ -403,6 +423,14 @@ public final class GalleryRunner: @unchecked Sendable {
         return input
     }
 
+    /// A prompt as the index shows it: for ids, what they decode to with
+    /// the first model loaded (or as the previous run recorded).
+    private func shown(_ p: GallerySpec.Prompt) -> String {
+        modelLock.lock(); defer { modelLock.unlock() }
+        if let model = models.compactMap({ $0 }).first { return Self.shownText(p, model: model) }
+        return previousShown[p.name] ?? p.text
+    }
+
     /// A prompt's text; for ids, what they decode to.
     static func shownText(_ p: GallerySpec.Prompt, model: Model) -> String {
         guard let ids = p.ids else { return p.text }
@@ -462,7 +490,7 @@ public final class GalleryRunner: @unchecked Sendable {
             "loupe_version": FigurePipeline.version, "title": spec.title, "spec": spec.file,
             "formats": spec.formats.map(\.rawValue), "themes": spec.themes.map(\.name),
             "models": modelEntries,
-            "prompts": spec.prompts.map { ["name": $0.name, "text": $0.text, "about": $0.about] },
+            "prompts": spec.prompts.map { ["name": $0.name, "text": $0.text, "about": $0.about, "shown": shown($0)] },
             "figures": figures,
         ]
         let data = try JSONSerialization.data(withJSONObject: manifest, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
@@ -527,8 +555,7 @@ public final class GalleryRunner: @unchecked Sendable {
             "title": spec.title, "about": spec.about, "version": FigurePipeline.version,
             "models": spec.models.map { ["name": $0.name, "path": $0.path.map { ($0 as NSString).lastPathComponent } ?? "default (\((Model.defaultModelPath as NSString).lastPathComponent))"] },
             "prompts": spec.prompts.map { p in
-                ["name": p.name, "about": p.about,
-                 "text": TokenText.visible(models.compactMap { $0 }.first.map { Self.shownText(p, model: $0) } ?? p.text)]
+                ["name": p.name, "about": p.about, "text": TokenText.visible(shown(p))]
             },
             "views": views, "dashboards": dashboards, "has_dashboards": !dashboards.isEmpty,
             "rendered": all.filter { $0.status == .rendered }.count, "skipped": all.filter { $0.status == .skipped }.count,
@@ -581,9 +608,14 @@ final class Scheduler: @unchecked Sendable {
 enum Manifest {
     struct ModelRecord { var sha256: String; var stamp: String }
 
-    static func read(_ path: String) -> (figures: [String: (key: String, files: [String: String])], models: [String: ModelRecord]) {
+    static func read(_ path: String) -> (figures: [String: (key: String, files: [String: String])], models: [String: ModelRecord],
+                                         shown: [String: String]) {
         guard let data = FileManager.default.contents(atPath: path),
-              let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return ([:], [:]) }
+              let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return ([:], [:], [:]) }
+        var shown: [String: String] = [:]
+        for p in root["prompts"] as? [[String: Any]] ?? [] {
+            if let name = p["name"] as? String, let s = p["shown"] as? String { shown[name] = s }
+        }
         var figures: [String: (key: String, files: [String: String])] = [:]
         for f in root["figures"] as? [[String: Any]] ?? [] {
             guard let id = f["id"] as? String, let key = f["key"] as? String, let status = f["status"] as? String,
@@ -596,7 +628,7 @@ enum Manifest {
                 models[path] = ModelRecord(sha256: sha, stamp: stamp)
             }
         }
-        return (figures, models)
+        return (figures, models, shown)
     }
 
     static func entry(_ path: String, id: String) -> [String: Any]? {
