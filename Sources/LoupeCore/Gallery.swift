@@ -191,7 +191,9 @@ public final class GalleryRunner: @unchecked Sendable {
 
     public func run(progress: GalleryProgress) throws -> Summary {
         let start = Date()
-        try FileManager.default.createDirectory(atPath: options.out, withIntermediateDirectories: true)
+        do { try FileManager.default.createDirectory(atPath: options.out, withIntermediateDirectories: true) } catch {
+            throw CoreError.badOptions(source: "--out", detail: "cannot create the folder '\(options.out)' (\((error as NSError).localizedDescription))")
+        }
         _ = try FigureWriter.checkFolder(of: options.out + "/manifest.json")
         let old = Manifest.read(options.out + "/manifest.json")
         previous = old.figures
@@ -248,6 +250,11 @@ public final class GalleryRunner: @unchecked Sendable {
         }
     }
 
+    private func modelError(_ m: Int) -> String? {
+        modelLock.lock(); defer { modelLock.unlock() }
+        return modelErrors[m]
+    }
+
     /// Model `m`, loaded once; a model that fails to load fails the figures
     /// that need it, not the run.
     private func model(_ m: Int) throws -> Model {
@@ -268,7 +275,7 @@ public final class GalleryRunner: @unchecked Sendable {
         let item = items[i]
         var outcome = Outcome(status: .failed, error: nil, key: "", options: [:], files: [:], seconds: 0, exports: nil)
         do {
-            if let e = modelErrors[item.model] { throw GalleryFailure(e) }
+            if let e = modelError(item.model) { throw GalleryFailure(e) }
             let values = try resolvedOptions(item)
             outcome.options = values
             let files = expectedFiles(item)

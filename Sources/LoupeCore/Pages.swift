@@ -18,7 +18,8 @@ public struct PageTemplates: Sendable {
         var candidates: [String] = []
         if let env = ProcessInfo.processInfo.environment["LOUPE_TEMPLATES"], !env.isEmpty { candidates.append(env) }
         candidates.append(FileManager.default.currentDirectoryPath + "/Templates")
-        var dir = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath().deletingLastPathComponent()
+        let executable = Bundle.main.executablePath ?? CommandLine.arguments.first ?? ""
+        var dir = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
         for _ in 0 ..< 5 {
             candidates.append(dir.appendingPathComponent("Templates").path)
             dir.deleteLastPathComponent()
