@@ -192,7 +192,12 @@ public final class GalleryRunner: @unchecked Sendable {
     public func run(progress: GalleryProgress) throws -> Summary {
         let start = Date()
         do { try FileManager.default.createDirectory(atPath: options.out, withIntermediateDirectories: true) } catch {
-            throw CoreError.badOptions(source: "--out", detail: "cannot create the folder '\(options.out)' (\((error as NSError).localizedDescription))")
+            // Name the folder in the way: the nearest one that exists.
+            var existing = (options.out as NSString).deletingLastPathComponent
+            while !existing.isEmpty, existing != "/", !FileManager.default.fileExists(atPath: existing) {
+                existing = (existing as NSString).deletingLastPathComponent
+            }
+            throw RenderError.writeFailed(path: options.out, reason: "the folder cannot be created in '\(existing.isEmpty ? "." : existing)'")
         }
         _ = try FigureWriter.checkFolder(of: options.out + "/manifest.json")
         let old = Manifest.read(options.out + "/manifest.json")
