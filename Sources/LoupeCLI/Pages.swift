@@ -103,14 +103,14 @@ struct GalleryCommand: ParsableCommand {
 
         Examples:
           loupe gallery Gallery/smollm2.yml --out out/gallery
-          loupe gallery Gallery/smollm2.yml --out out/gallery --only 'logit-lens/*' --force
+          loupe gallery Gallery/smollm2.yml --out out/gallery --only '*/eiffel'
         """)
 
     @Argument(help: ArgumentHelp("The gallery spec (YAML or JSON).", valueName: "spec"))
     var spec: String
     @Option(help: ArgumentHelp("The output folder.", valueName: "dir"))
     var out: String
-    @Option(help: "Figures rendered at once (default: the number of cores).")
+    @Option(help: "Figures rendered at once; the default is the number of cores.")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: ArgumentHelp("Render only figures whose id matches this glob (ids: FIGURE/PROMPT, dashboards/NAME/PROMPT).", valueName: "pattern"))
     var only: String?
