@@ -385,7 +385,10 @@ public final class GalleryRunner: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         switch item.kind {
         case let .figure(f):
-            let record = try FigurePipeline.analyze(f.view, input: input, options: try f.view.resolveOptions(values))
+            // Analysed once for all themes: only the drawing differs.
+            let options = try f.view.resolveOptions(values)
+            let analysis = item.group + "\u{0}" + f.name + "\u{0}" + String(decoding: try f.view.optionsJSON(options), as: UTF8.self)
+            let record = try shared(analysis) { try FigurePipeline.analyze(f.view, input: input, options: options) }
             let style = FigureStyle(theme: item.theme, width: f.width, dpi: spec.dpi)
             for (k, format) in spec.formats.enumerated() {
                 let path = item.base + "." + format.rawValue
@@ -447,6 +450,28 @@ public final class GalleryRunner: @unchecked Sendable {
     static func shownText(_ p: GallerySpec.Prompt, model: Model) -> String {
         guard let ids = p.ids else { return p.text }
         return ids.map { model.tokenizer.displayText(of: $0) }.joined()
+    }
+
+    /// Analyses shared by the items that differ only in theme.
+    private var analyses: [String: AnalysisEntry] = [:]
+
+    final class AnalysisEntry: @unchecked Sendable {
+        let lock = NSLock()
+        var record: FigureRecord?
+    }
+
+    private func shared(_ key: String, _ analyze: () throws -> FigureRecord) throws -> FigureRecord {
+        guard spec.themes.count > 1 else { return try analyze() }
+        lock.lock()
+        let entry = analyses[key] ?? AnalysisEntry()
+        analyses[key] = entry
+        lock.unlock()
+        entry.lock.lock()
+        defer { entry.lock.unlock() }
+        if let r = entry.record { return r }
+        let r = try analyze()
+        entry.record = r
+        return r
     }
 
     private func release(_ group: String) {
@@ -517,7 +542,12 @@ public final class GalleryRunner: @unchecked Sendable {
             let item = items[i]
             let o = outcomes[i]
             let status = o?.status.rawValue ?? (previous[item.id] != nil ? "earlier" : "not rendered")
+            // Which model and theme, when the gallery has several.
+            var variant: [String] = []
+            if spec.models.count > 1 { variant.append(spec.models[item.model].name) }
+            if spec.themes.count > 1, case .figure = item.kind { variant.append(item.theme.name) }
             var c: [String: Any] = ["prompt": item.prompt?.name ?? "prompt set", "id": item.id, "status": status,
+                                    "variant": variant.joined(separator: " · "),
                                     "failed": o?.status == .failed, "error": o?.error ?? "",
                                     "theme": item.theme.name, "model": spec.models[item.model].name]
             let files = o?.files ?? previous[item.id]?.files ?? [:]

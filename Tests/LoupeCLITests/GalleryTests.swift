@@ -150,6 +150,34 @@ struct TinyGallery {
         #expect(index.contains("broken/abc") && index.contains("out of range"))
     }
 
+    @Test func severalThemesAndModelsNameTheirFiles() throws {
+        let folder = try Paths.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try """
+        models:
+          - {name: gguf, path: \(Paths.tinyGGUF)}
+          - {name: hf, path: \(Paths.tinyLlama)}
+        prompts:
+          - {name: abc, text: "a b c"}
+        themes: [light, dark]
+        figures:
+          - {name: lens, view: logit-lens, prompts: all}
+        """.write(toFile: folder + "/g.yml", atomically: true, encoding: .utf8)
+        let r = try Loupe.run(["gallery", folder + "/g.yml", "--out", folder + "/out"])
+        #expect(r.status == 0, "\(r.stderr)")
+        for leaf in ["abc-gguf-light", "abc-gguf-dark", "abc-hf-light", "abc-hf-dark"] {
+            #expect(FileManager.default.fileExists(atPath: "\(folder)/out/lens/\(leaf).png"), "\(leaf)")
+        }
+        // One analysis serves both themes; the same checkpoint in two formats gives the same numbers.
+        func data(_ leaf: String) throws -> String {
+            let json = try String(contentsOfFile: "\(folder)/out/lens/\(leaf).json", encoding: .utf8)
+            return String(json[try #require(json.range(of: "\"data\"")).lowerBound...].prefix(2000))
+        }
+        #expect(try data("abc-gguf-light") == data("abc-gguf-dark"))
+        let index = try String(contentsOfFile: folder + "/out/index.html", encoding: .utf8)
+        #expect(index.contains("hf · dark"))
+    }
+
     @Test func everyProblemInASpecIsReportedAtOnce() throws {
         let folder = try Paths.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
