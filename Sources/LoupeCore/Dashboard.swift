@@ -77,12 +77,16 @@ public struct DashboardSpec: Sendable {
             case "dpi": spec.dpi = r.number(e.node, "dpi", range: 10 ... 2400) ?? 200
             case "layout":
                 guard let layout = r.mapping(e.node, "layout", allowed: ["columns", "width", "height"]) else { continue }
+                var widthNode: Node?
                 for l in layout {
                     switch l.key {
                     case "columns": spec.columns = r.int(l.node, "layout columns", range: 1 ... 12) ?? 1
-                    case "width": spec.width = r.length(l.node, "layout width") ?? spec.width
+                    case "width": spec.width = r.length(l.node, "layout width") ?? spec.width; widthNode = l.node
                     default: spec.height = r.length(l.node, "layout height")
                     }
+                }
+                if spec.width / Double(spec.columns) < 54 {
+                    r.problem(widthNode ?? e.node, "layout width \(ColorScale.format(spec.width / 72)) in gives \(spec.columns) columns less than 0.75 in each; use fewer columns or a wider page")
                 }
             default: panelsNode = e.node
             }
@@ -163,7 +167,8 @@ public struct Dashboard: Sendable {
     }
 
     /// Panels fill the grid row by row, each in the first free place its
-    /// spans fit (as CSS grid does). Every panel gets its view's natural
+    /// spans fit (as CSS grid's dense auto-placement does, which the HTML
+    /// page uses). Every panel gets its view's natural
     /// height at its width; a row is as tall as its tallest panel, and a
     /// panel spanning rows shares its extra height among them. A given page
     /// height scales the rows to fit.
@@ -206,13 +211,16 @@ public struct Dashboard: Sendable {
             if heights[i] > have { for r in span { rowHeights[r] += (heights[i] - have) / Double(p.rowSpan) } }
         }
         if let height = spec.height {
-            let available = height - 2 * pad - titleHeight - Double(rows - 1) * gutter
-            let total = rowHeights.reduce(0, +)
-            guard available > Double(rows) * (labelHeight + 36) else {
+            // Only the figures are scaled, not the label above each row.
+            let available = height - 2 * pad - titleHeight - Double(rows - 1) * gutter - Double(rows) * labelHeight
+            let figures = rowHeights.map { max(0, $0 - labelHeight) }
+            let total = figures.reduce(0, +)
+            let scaled = figures.map { $0 * available / max(total, 1) }
+            guard available > 0, scaled.allSatisfy({ $0 >= 36 }) else {
                 throw CoreError.badOptions(source: "'\(spec.file)'",
-                                           detail: "layout height \(ColorScale.format(height / 72)) in leaves too little room for \(rows) rows of panels")
+                                           detail: "layout height \(ColorScale.format(height / 72)) in leaves a row of panels less than half an inch; make it taller or leave it out")
             }
-            rowHeights = rowHeights.map { $0 * available / max(total, 1) }
+            rowHeights = scaled.map { $0 + labelHeight }
         }
         var rowTops: [Double] = []
         var y = pad + titleHeight

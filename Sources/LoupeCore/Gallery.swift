@@ -66,6 +66,8 @@ public final class GalleryRunner: @unchecked Sendable {
         var base: String
         var dependencies: [Int]
 
+        var isFigure: Bool { if case .figure = kind { true } else { false } }
+
         var name: String {
             switch kind {
             case let .figure(f): f.name
@@ -107,6 +109,8 @@ public final class GalleryRunner: @unchecked Sendable {
     private var models: [Model?] = []
     private var modelErrors: [String?] = []
     private let modelLock = NSLock()
+    /// Held while a model loads, so that reading `modelErrors` never waits for a load.
+    private let loadLock = NSLock()
     /// What each ids prompt decoded to, from the previous run.
     private var previousShown: [String: String] = [:]
     private var modelHashes: [String] = []
@@ -136,8 +140,9 @@ public final class GalleryRunner: @unchecked Sendable {
     static func items(of spec: GallerySpec, out: String) -> [Item] {
         var items: [Item] = []
         let multiModel = spec.models.count > 1, multiTheme = spec.themes.count > 1
+        // "." cannot occur in a name, so no two items share a file.
         func suffix(_ m: Int, _ t: Theme) -> String {
-            (multiModel ? "-" + spec.models[m].name : "") + (multiTheme ? "-" + t.name : "")
+            (multiModel ? "." + spec.models[m].name : "") + (multiTheme ? "." + t.name : "")
         }
         func modelIndices(_ names: [String]) -> [Int] { spec.models.indices.filter { names.contains(spec.models[$0].name) } }
         let promptsByName = Dictionary(uniqueKeysWithValues: spec.prompts.map { ($0.name, $0) })
@@ -157,7 +162,7 @@ public final class GalleryRunner: @unchecked Sendable {
         for d in spec.dashboards {
             for m in modelIndices(d.models) {
                 for p in d.prompts.compactMap({ promptsByName[$0] }) {
-                    let leaf = p.name + (multiModel ? "-" + spec.models[m].name : "")
+                    let leaf = p.name + (multiModel ? "." + spec.models[m].name : "")
                     figureItems.append(Item(id: "dashboards/\(d.name)/\(leaf)", kind: .dashboard(d), model: m, prompt: p,
                                             theme: d.spec.theme, base: "\(out)/dashboards/\(d.name)/\(leaf).html", dependencies: []))
                 }
@@ -179,7 +184,7 @@ public final class GalleryRunner: @unchecked Sendable {
                 // The referenced figure's item for the same model and theme, and
                 // the same prompt when it reads prompts.
                 if let j = items.firstIndex(where: { other in
-                    other.name == r && other.model == item.model && other.theme == item.theme
+                    other.isFigure && other.name == r && other.model == item.model && other.theme == item.theme
                         && (other.prompt == nil || other.prompt?.name == item.prompt?.name)
                 }) { items[i].dependencies.append(j) }
             }
@@ -263,14 +268,19 @@ public final class GalleryRunner: @unchecked Sendable {
     /// Model `m`, loaded once; a model that fails to load fails the figures
     /// that need it, not the run.
     private func model(_ m: Int) throws -> Model {
+        loadLock.lock(); defer { loadLock.unlock() }
+        modelLock.lock()
+        let loaded = models[m], failed = modelErrors[m]
+        modelLock.unlock()
+        if let loaded { return loaded }
+        if let failed { throw GalleryFailure(failed) }
+        let result = Result { try Model.load(spec.models[m].path) }
         modelLock.lock(); defer { modelLock.unlock() }
-        if let model = models[m] { return model }
-        if let e = modelErrors[m] { throw GalleryFailure(e) }
-        do {
-            let model = try Model.load(spec.models[m].path)
+        switch result {
+        case let .success(model):
             models[m] = model
             return model
-        } catch {
+        case let .failure(error):
             modelErrors[m] = "model '\(spec.models[m].name)': \(error)"
             throw GalleryFailure(modelErrors[m]!)
         }
@@ -354,10 +364,15 @@ public final class GalleryRunner: @unchecked Sendable {
             for f in spec.formats { files[f.rawValue] = rel + "." + f.rawValue }
             if spec.latex, spec.formats.contains(.pdf) { files["tex"] = rel + ".tex" }
             return files
-        case .dashboard:
+        case let .dashboard(d):
             let folder = String(rel.dropLast(".html".count)) + "_files"
             var files = ["html": rel]
             for f in spec.formats { files["page." + f.rawValue] = folder + "/page." + f.rawValue }
+            for (i, p) in d.spec.panels.enumerated() {
+                let base = String(PanelLabel.text(i).dropFirst().dropLast()) + "-" + p.view.info.id
+                files[base + ".json"] = folder + "/" + base + ".json"
+                for f in spec.formats { files[base + "." + f.rawValue] = folder + "/" + base + "." + f.rawValue }
+            }
             return files
         }
     }
@@ -366,13 +381,23 @@ public final class GalleryRunner: @unchecked Sendable {
     private func key(_ item: Item, options values: [String: String]) throws -> String {
         var parts = ["loupe \(FigurePipeline.version)", "model \(modelHashes[item.model])", "prompt \(item.prompt?.text ?? "")",
                      "theme \(item.theme.name)", "formats \(spec.formats.map(\.rawValue))", "dpi \(spec.dpi)", "latex \(spec.latex)"]
+        // Files named by options (a prompt set, a direction) count by their contents.
+        func files(_ options: [String: String]) -> [String] {
+            options.sorted { $0.key < $1.key }.compactMap { k, v in
+                guard let data = FileManager.default.contents(atPath: v) else { return nil }
+                return "file \(k) " + SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+            }
+        }
         switch item.kind {
         case let .figure(f):
             parts.append("view \(f.view.info.id)")
             parts.append("options " + String(decoding: try f.view.optionsJSON(try f.view.resolveOptions(values)), as: UTF8.self))
             parts.append("width \(f.width.map { "\($0)" } ?? "natural")")
+            parts += files(values)
         case let .dashboard(d):
             parts.append("dashboard " + ((try? String(contentsOfFile: d.spec.file, encoding: .utf8)) ?? d.spec.file))
+            parts.append("templates " + templates.fingerprint)
+            for p in d.spec.panels { parts += files(p.options) }
         }
         let digest = SHA256.hash(data: Data(parts.joined(separator: "\n").utf8))
         return digest.map { String(format: "%02x", $0) }.joined()
@@ -477,7 +502,10 @@ public final class GalleryRunner: @unchecked Sendable {
     private func release(_ group: String) {
         lock.lock()
         remaining[group, default: 1] -= 1
-        if remaining[group] == 0 { caches[group] = nil }
+        if remaining[group] == 0 {
+            caches[group] = nil
+            analyses = analyses.filter { !$0.key.hasPrefix(group + "\u{0}") }
+        }
         lock.unlock()
     }
 
@@ -547,7 +575,6 @@ public final class GalleryRunner: @unchecked Sendable {
             if spec.models.count > 1 { variant.append(spec.models[item.model].name) }
             if spec.themes.count > 1, case .figure = item.kind { variant.append(item.theme.name) }
             var c: [String: Any] = ["prompt": item.prompt?.name ?? "prompt set", "id": item.id, "status": status,
-                                    "variant": variant.joined(separator: " · "),
                                     "failed": o?.status == .failed, "error": o?.error ?? "",
                                     "theme": item.theme.name, "model": spec.models[item.model].name]
             let files = o?.files ?? previous[item.id]?.files ?? [:]
@@ -564,13 +591,16 @@ public final class GalleryRunner: @unchecked Sendable {
             case .dashboard:
                 c["image"] = exists(files["page.png"]) ?? exists(files["page.svg"]) ?? ""
                 c["href"] = exists(files["html"]) ?? ""
-                var links: [[String: String]] = [["name": "page", "href": files["html"] ?? ""]]
+                var links: [[String: String]] = []
+                if let page = exists(files["html"]) { links.append(["name": "page", "href": page]) }
                 for (k, name) in [("page.pdf", "PDF"), ("page.svg", "SVG")] {
                     if let f = exists(files[k]) { links.append(["name": name, "href": f]) }
                 }
                 c["links"] = links
             }
             c["has_image"] = !((c["image"] as? String) ?? "").isEmpty
+            // Keys only when there is something to show: an empty string is truthy to Mustache.
+            if !variant.isEmpty { c["variant"] = variant.joined(separator: " · ") }
             return c
         }
         var views: [[String: Any]] = []
@@ -594,16 +624,18 @@ public final class GalleryRunner: @unchecked Sendable {
         let all = items.indices.compactMap { outcomes[$0] }
         let failures = items.indices.compactMap { i in outcomes[i].flatMap { $0.status == .failed ? ["id": items[i].id, "error": $0.error ?? ""] : nil } }
         let context: [String: Any] = [
-            "title": spec.title, "about": spec.about, "version": FigurePipeline.version,
+            "title": spec.title, "version": FigurePipeline.version,
             "models": spec.models.map { ["name": $0.name, "path": $0.path.map { ($0 as NSString).lastPathComponent } ?? "default (\((Model.defaultModelPath as NSString).lastPathComponent))"] },
             "prompts": spec.prompts.map { p in
-                ["name": p.name, "about": p.about, "text": TokenText.visible(shown(p))]
+                var entry = ["name": p.name, "text": TokenText.visible(shown(p))]
+                if !p.about.isEmpty { entry["about"] = p.about }
+                return entry
             },
             "views": views, "dashboards": dashboards, "has_dashboards": !dashboards.isEmpty,
             "rendered": all.filter { $0.status == .rendered }.count, "skipped": all.filter { $0.status == .skipped }.count,
             "failed": failures.count, "failures": failures, "has_failures": !failures.isEmpty,
             "theme": Pages.colors(.light),
-        ]
+        ].merging(spec.about.isEmpty ? [:] : ["about": spec.about]) { a, _ in a }
         try AtomicFile.write(Data(try templates.render("gallery.html", context).utf8), to: path)
         return path
     }

@@ -232,6 +232,9 @@ public struct GallerySpec: Sendable {
         for f in spec.figures {
             let line = f.line
             for (key, value) in f.options.sorted(by: { $0.key < $1.key }) {
+                if value.components(separatedBy: "${").count - 1 != references(in: value).count {
+                    r.problem(line: line, "figure '\(f.name)' option '\(key)': '\(value)' has a '${' without its '}'")
+                }
                 for ref in references(in: value) {
                     guard let target = spec.figures.first(where: { $0.name == ref.figure }), ref.figure != f.name else {
                         r.problem(line: line, "figure '\(f.name)' option '\(key)': '\(value)' names no other figure (figures: \(spec.figures.map(\.name).filter { $0 != f.name }.joined(separator: ", ")))")
@@ -241,8 +244,11 @@ public struct GallerySpec: Sendable {
                     if !target.references.isEmpty {
                         r.problem(line: line, "figure '\(f.name)' option '\(key)': figure '\(ref.figure)' itself uses references; a reference must name a figure that uses none")
                     }
-                    if target.view.info.usesPrompt, !Set(f.prompts).isSubset(of: Set(target.prompts)) {
+                    if target.view.info.usesPrompt, !f.view.info.usesPrompt || !Set(f.prompts).isSubset(of: Set(target.prompts)) {
                         r.problem(line: line, "figure '\(f.name)' option '\(key)': figure '\(ref.figure)' is not rendered on every prompt of '\(f.name)'")
+                    }
+                    if !Set(f.models).isSubset(of: Set(target.models)) {
+                        r.problem(line: line, "figure '\(f.name)' option '\(key)': figure '\(ref.figure)' is not rendered for every model of '\(f.name)'")
                     }
                 }
             }

@@ -8,6 +8,8 @@ import Mustache
 public struct PageTemplates: Sendable {
     let library: MustacheLibrary
     public let folder: String
+    /// The templates' text, so that pages made from other templates count as changed.
+    let fingerprint: String
 
     static let names = ["gallery.html", "dashboard.html", "style", "script"]
 
@@ -34,16 +36,19 @@ public struct PageTemplates: Sendable {
     public init(folder: String) throws {
         self.folder = folder
         var templates: [String: MustacheTemplate] = [:]
+        var text = ""
         for name in Self.names {
             let path = folder + "/" + name + ".mustache"
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw CoreError.badOptions(source: "the page templates", detail: "'\(path)' is missing")
             }
+            text += String(decoding: data, as: UTF8.self)
             do { templates[name] = try MustacheTemplate(string: String(decoding: data, as: UTF8.self)) } catch {
                 throw CoreError.badOptions(source: "the page templates", detail: "'\(path)' is not a valid Mustache template: \(error)")
             }
         }
         library = MustacheLibrary(templates: templates)
+        fingerprint = text
     }
 
     func render(_ name: String, _ context: [String: Any]) throws -> String {

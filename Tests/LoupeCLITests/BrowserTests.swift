@@ -27,13 +27,20 @@ enum Browser {
             p.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
                            "--user-data-dir=\(profile)", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000",
                            "--window-size=1400,1800"] + extra + [URL(fileURLWithPath: page).absoluteString]
-            let out = Pipe(), err = Pipe()
+            // The log goes to a file: read through a pipe after standard
+            // output, a long log could fill the pipe and stall the browser.
+            let out = Pipe()
+            let logPath = profile + ".log"
+            FileManager.default.createFile(atPath: logPath, contents: nil)
+            defer { try? FileManager.default.removeItem(atPath: logPath) }
+            let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
             p.standardOutput = out
-            p.standardError = err
+            p.standardError = log
             try p.run()
             let o = out.fileHandleForReading.readDataToEndOfFile()
-            let e = err.fileHandleForReading.readDataToEndOfFile()
             p.waitUntilExit()
+            try log.close()
+            let e = FileManager.default.contents(atPath: logPath) ?? Data()
             return (String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
         }
         let (dom, log) = try run(["--dump-dom"])

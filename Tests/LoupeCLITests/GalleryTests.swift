@@ -61,7 +61,9 @@ struct TinyGallery {
     }
 
     /// The manifest's figures by id.
-    func manifest() throws -> [String: [String: Any]] {
+    func manifest() throws -> [String: [String: Any]] { try Self.manifest(out) }
+
+    static func manifest(_ out: String) throws -> [String: [String: Any]] {
         let data = try #require(FileManager.default.contents(atPath: out + "/manifest.json"))
         let root = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let figures = try #require(root["figures"] as? [[String: Any]])
@@ -165,7 +167,7 @@ struct TinyGallery {
         """.write(toFile: folder + "/g.yml", atomically: true, encoding: .utf8)
         let r = try Loupe.run(["gallery", folder + "/g.yml", "--out", folder + "/out"])
         #expect(r.status == 0, "\(r.stderr)")
-        for leaf in ["abc-gguf-light", "abc-gguf-dark", "abc-hf-light", "abc-hf-dark"] {
+        for leaf in ["abc.gguf.light", "abc.gguf.dark", "abc.hf.light", "abc.hf.dark"] {
             #expect(FileManager.default.fileExists(atPath: "\(folder)/out/lens/\(leaf).png"), "\(leaf)")
         }
         // One analysis serves both themes; the same checkpoint in two formats gives the same numbers.
@@ -173,9 +175,51 @@ struct TinyGallery {
             let json = try String(contentsOfFile: "\(folder)/out/lens/\(leaf).json", encoding: .utf8)
             return String(json[try #require(json.range(of: "\"data\"")).lowerBound...].prefix(2000))
         }
-        #expect(try data("abc-gguf-light") == data("abc-gguf-dark"))
+        #expect(try data("abc.gguf.light") == data("abc.gguf.dark"))
         let index = try String(contentsOfFile: folder + "/out/index.html", encoding: .utf8)
         #expect(index.contains("hf · dark"))
+    }
+
+    @Test func referencesAndPromptSetContents() throws {
+        let folder = try Paths.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let topics = (0 ..< 8).map { i in "{\"topic\": \"\(i % 2 == 0 ? "letters" : "digits")\", \"text\": \"\(i % 2 == 0 ? "a b c d" : "1 2 3 4") \(i)\"}" }
+        try topics.joined(separator: "\n").write(toFile: folder + "/topics.jsonl", atomically: true, encoding: .utf8)
+        try """
+        models:
+          - {name: tiny, path: \(Paths.tinyGGUF)}
+        prompts:
+          - {name: abc, text: "a b c"}
+        prompt_sets:
+          - {name: topics, path: topics.jsonl}
+        figures:
+          - name: clusters
+            view: neuron-clusters
+            prompt_set: topics
+            options: {layer: 1, neurons: 8, clusters: 2}
+          - name: dream
+            view: text-deep-dream
+            prompts: [abc]
+            options: {layer: "${clusters.layer}", neuron: "${clusters.C1.neuron}", steps: 2, positions: 2, show: 2}
+        """.write(toFile: folder + "/g.yml", atomically: true, encoding: .utf8)
+        let run = { try Loupe.run(["gallery", folder + "/g.yml", "--out", folder + "/out"]) }
+        let first = try run()
+        #expect(first.status == 0, "\(first.stderr)")
+        let m = try TinyGallery.manifest(folder + "/out")
+        // The dream's options hold the values the clustering exported.
+        let clusters = try #require(FileManager.default.contents(atPath: folder + "/out/clusters/all.json"))
+        let data = try #require((try JSONSerialization.jsonObject(with: clusters) as? [String: Any])?["data"] as? [String: Any])
+        let neurons = try #require(data["neurons"] as? [Int])
+        let options = try #require(m["dream/abc"]?["options"] as? [String: Any])
+        #expect(options["layer"] as? Int == 1)
+        #expect(neurons.contains(try #require(options["neuron"] as? Int)))
+        // Editing the prompt set renders the clusters, and so the dream, again.
+        #expect(try run().status == 0)
+        #expect(try TinyGallery.manifest(folder + "/out").values.allSatisfy { $0["status"] as? String == "skipped" })
+        try (topics + ["{\"topic\": \"digits\", \"text\": \"5 6 7 8\"}"]).joined(separator: "\n")
+            .write(toFile: folder + "/topics.jsonl", atomically: true, encoding: .utf8)
+        #expect(try run().status == 0)
+        #expect(try TinyGallery.manifest(folder + "/out")["clusters/all"]?["status"] as? String == "rendered")
     }
 
     @Test func everyProblemInASpecIsReportedAtOnce() throws {
