@@ -199,6 +199,7 @@ public struct GallerySpec: Sendable {
         // Figures.
         for f in named("figures", fields: ["name", "view", "options", "prompts", "prompt_set", "models", "width"], required: ["name", "view"]) {
             guard let vn = f.fields["view"], let id = r.string(vn, "view") else { continue }
+            if f.name == "dashboards" { r.problem(f.fields["name"], "the figure name 'dashboards' is taken by the dashboards' folder") }
             let view: RegisteredView
             do { view = try registry.view(id) } catch {
                 r.problem(vn, "figure '\(f.name)': \(error)")
