@@ -156,6 +156,11 @@ public struct Dashboard: Sendable {
         }
     }
 
+    /// Panels already analysed (for programs that keep records, and tests).
+    init(spec: DashboardSpec, prompt: String, records: [FigureRecord]) {
+        self.spec = spec; self.prompt = prompt; self.records = records
+    }
+
     /// Where everything goes on the page, in points.
     public struct Layout: Sendable {
         public var page: Size
