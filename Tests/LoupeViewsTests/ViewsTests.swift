@@ -357,3 +357,35 @@ func render(_ id: String, prompt: String, ids: [Int]? = nil, options: [String: S
         }
     }
 }
+
+@Suite struct DashboardPageTests {
+    /// The paper figure the README shows: three panels, one page.
+    @Test func eiffelPaperFigure() throws {
+        let file = Paths.tests.deletingLastPathComponent().appendingPathComponent("Gallery/dashboards/eiffel.yml").path
+        var spec = try DashboardSpec.read(file, registry: BuiltinViews.registry)
+        spec.dpi = 100
+        let model = try smollm2.get()
+        let prompt = try #require(spec.prompt)
+        let input = try AnalysisInput(model: model, prompt: prompt, ids: model.tokenize(prompt), hooks: spec.hooks)
+        let dashboard = try Dashboard(spec: spec, input: input)
+        let layout = try dashboard.layout(measure: try Canvas.measuring())
+        #expect(abs(layout.page.width - 6.75 * 72) < 1e-6 && abs(layout.page.height - 6.5 * 72) < 1e-6)
+        let png = try FigureWriter.png(size: layout.page, dpi: spec.dpi, metadata: FigureMetadata(title: "eiffel", software: "tests")) { canvas in
+            try dashboard.draw(canvas, layout: layout)
+        }
+        try Golden.check(png, named: "dashboard-eiffel-paper")
+    }
+
+    /// Every view's example exports hit regions, all inside its figure.
+    @Test(arguments: BuiltinViews.registry.ids)
+    func hitRegionsLieInTheFigure(id: String) throws {
+        let view = try BuiltinViews.registry.view(id)
+        let (_, record) = try render(id, prompt: view.info.example.prompt, options: view.info.example.options)
+        let size = try FigurePipeline.size(of: record, view: view, style: FigureStyle(dpi: 100))
+        let hits = try view.hitRegions(record.data, record.options, Rect(origin: Point(0, 0), size: size), .light, try Canvas.measuring())
+        #expect(!hits.isEmpty, "\(id) exports no hit regions")
+        #expect(hits.allSatisfy { $0.x >= 0 && $0.y >= 0 && $0.x + $0.width <= size.width + 0.01 && $0.y + $0.height <= size.height + 0.01 },
+                "\(id): a region leaves the \(size.width) × \(size.height) pt figure")
+        #expect(hits.allSatisfy { !$0.title.isEmpty })
+    }
+}
