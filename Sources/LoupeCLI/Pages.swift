@@ -52,13 +52,21 @@ struct DashboardCommand: ParsableCommand {
             let ext = (output as NSString).pathExtension.lowercased()
             if Self.formats.contains(ext), ext != format { throw ValidationError("--format \(format) does not match the output file '\(output)'") }
         }
+        if latex, ["png", "svg"].contains(resolvedFormat) {
+            throw ValidationError("--latex goes with PDF (or HTML) output: add --format pdf or name a .pdf with -o")
+        }
+    }
+
+    /// --format, else the output's extension, else pdf.
+    var resolvedFormat: String {
+        let ext = output.map { ($0 as NSString).pathExtension.lowercased() } ?? ""
+        return format ?? (Self.formats.contains(ext) ? ext : "pdf")
     }
 
     func run() throws {
         var spec = try DashboardSpec.read(spec, registry: BuiltinViews.registry)
         let name = ((self.spec as NSString).lastPathComponent as NSString).deletingPathExtension
-        let ext = output.map { ($0 as NSString).pathExtension.lowercased() } ?? ""
-        let fmt = format ?? (Self.formats.contains(ext) ? ext : "pdf")
+        let fmt = resolvedFormat
         var path = output ?? name + "." + fmt
         if !Self.formats.contains((path as NSString).pathExtension.lowercased()) { path += "." + fmt }
         try FigureWriter.checkFolder(of: path)
@@ -69,6 +77,7 @@ struct DashboardCommand: ParsableCommand {
         guard let text = prompt ?? spec.prompt else {
             throw ValidationError("the spec '\(self.spec)' has no prompt: give one with --prompt")
         }
+        guard !text.isEmpty else { throw ModelError.emptyPrompt }
         let loaded = try Model.load(spec.model)
         let ids = loaded.tokenize(text)
         try loaded.validate(ids)
