@@ -580,7 +580,12 @@ public final class GalleryRunner: @unchecked Sendable {
             let files = o?.files ?? previous[item.id]?.files ?? [:]
             let exists = { (rel: String?) in rel.flatMap { FileManager.default.fileExists(atPath: self.options.out + "/" + $0) ? $0 : nil } }
             switch item.kind {
-            case .figure:
+            case let .figure(f):
+                // What the references resolved to, for this item.
+                let referred = f.options.filter { $0.value.contains("${") }.keys.sorted()
+                if let o, !referred.isEmpty, o.status != .failed {
+                    c["note"] = referred.compactMap { k in o.options[k].map { "\(k)=\($0)" } }.joined(separator: "  ")
+                }
                 c["image"] = exists(files["png"]) ?? exists(files["svg"]) ?? ""
                 var links: [[String: String]] = []
                 for (k, name) in [("png", "PNG"), ("svg", "SVG"), ("pdf", "PDF"), ("json", "data"), ("tex", "LaTeX")] {

@@ -212,7 +212,10 @@ struct TinyGallery {
         let neurons = try #require(data["neurons"] as? [Int])
         let options = try #require(m["dream/abc"]?["options"] as? [String: Any])
         #expect(options["layer"] as? Int == 1)
-        #expect(neurons.contains(try #require(options["neuron"] as? Int)))
+        let neuron = try #require(options["neuron"] as? Int)
+        #expect(neurons.contains(neuron))
+        // The index says what the references resolved to.
+        #expect(try String(contentsOfFile: folder + "/out/index.html", encoding: .utf8).contains("layer=1  neuron=\(neuron)"))
         // Editing the prompt set renders the clusters, and so the dream, again.
         #expect(try run().status == 0)
         #expect(try TinyGallery.manifest(folder + "/out").values.allSatisfy { $0["status"] as? String == "skipped" })
