@@ -175,8 +175,9 @@ public struct Dashboard: Sendable {
     /// spans fit (as CSS grid's dense auto-placement does, which the HTML
     /// page uses). Every panel gets its view's natural
     /// height at its width; a row is as tall as its tallest panel, and a
-    /// panel spanning rows shares its extra height among them. A given page
-    /// height scales the rows to fit.
+    /// panel spanning rows shares its extra height among them and fills
+    /// them. Shorter panels stretch to their row by at most a quarter. A given page height scales
+    /// the rows to fit.
     public func layout(measure: Canvas) throws -> Layout {
         let theme = spec.theme
         let pad = theme.gap, gutter = theme.margin
@@ -237,7 +238,14 @@ public struct Dashboard: Sendable {
             let top = rowTops[places[i].row]
             let bottom = rowTops[places[i].row + p.rowSpan - 1] + rowHeights[places[i].row + p.rowSpan - 1]
             labels.append(Point(x + theme.margin, top))
-            frames.append(Rect(x: x, y: top + labelHeight, width: widths[i], height: bottom - top - labelHeight))
+            // A panel in one row stretches to the row (so that axes line up)
+            // by at most a quarter of its natural height; a much shorter one
+            // (a short prompt's head beside 30-block score maps) keeps its
+            // proportions at the top of its cell. A panel spanning rows fills them.
+            let cell = bottom - top - labelHeight
+            let natural = heights[i] - labelHeight
+            let height = p.rowSpan == 1 ? min(cell, max(natural * 1.25, 36)) : cell
+            frames.append(Rect(x: x, y: top + labelHeight, width: widths[i], height: height))
         }
         return Layout(page: page, title: spec.title.isEmpty ? nil : Point(spec.width / 2, pad), labels: labels, frames: frames)
     }

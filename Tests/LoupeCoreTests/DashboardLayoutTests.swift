@@ -66,7 +66,9 @@ private struct BoxView: ViewPlugin {
           - {view: box, options: {height: 50}}
         """)
         let f = l.frames
-        #expect(abs(f[0].height - 250) < 1e-6 && abs(f[1].height - 250) < 1e-6, "row 1 takes the taller panel's height")
+        #expect(abs(f[1].height - 250) < 1e-6, "row 1 takes the taller panel's height")
+        #expect(abs(f[0].height - 125) < 1e-6, "the shorter panel stretches by a quarter, at the top of its cell")
+        #expect(f[0].y == f[1].y)
         // The two-row panel spans the second and third rows; the panel beside
         // it sits in the second.
         #expect(f[2].y == f[3].y)
