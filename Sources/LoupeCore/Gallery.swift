@@ -113,6 +113,8 @@ public final class GalleryRunner: @unchecked Sendable {
     private let loadLock = NSLock()
     /// What each ids prompt decoded to, from the previous run.
     private var previousShown: [String: String] = [:]
+    /// The previous manifest's entries, kept for the items not selected this run.
+    private var previousEntries: [String: [String: Any]] = [:]
     private var modelHashes: [String] = []
     private var caches: [String: CacheEntry] = [:]
     private var remaining: [String: Int] = [:]
@@ -208,6 +210,7 @@ public final class GalleryRunner: @unchecked Sendable {
         let old = Manifest.read(options.out + "/manifest.json")
         previous = old.figures
         previousShown = old.shown
+        previousEntries = old.entries
         hashModels(memo: old.models)
 
         let work = items.indices.filter { selected[$0] }
@@ -516,7 +519,7 @@ public final class GalleryRunner: @unchecked Sendable {
         for (i, item) in items.enumerated() {
             // Items not selected this run keep their previous entry.
             guard let o = outcomes[i] else {
-                if let old = Manifest.entry(options.out + "/manifest.json", id: item.id) { figures.append(old) }
+                if let old = previousEntries[item.id] { figures.append(old) }
                 continue
             }
             var e: [String: Any] = ["id": item.id, "name": item.name, "model": spec.models[item.model].name, "theme": item.theme.name,
@@ -688,9 +691,9 @@ enum Manifest {
     struct ModelRecord { var sha256: String; var stamp: String }
 
     static func read(_ path: String) -> (figures: [String: (key: String, files: [String: String])], models: [String: ModelRecord],
-                                         shown: [String: String]) {
+                                         shown: [String: String], entries: [String: [String: Any]]) {
         guard let data = FileManager.default.contents(atPath: path),
-              let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return ([:], [:], [:]) }
+              let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return ([:], [:], [:], [:]) }
         var shown: [String: String] = [:]
         for p in root["prompts"] as? [[String: Any]] ?? [] {
             if let name = p["name"] as? String, let s = p["shown"] as? String { shown[name] = s }
@@ -707,13 +710,9 @@ enum Manifest {
                 models[path] = ModelRecord(sha256: sha, stamp: stamp)
             }
         }
-        return (figures, models, shown)
-    }
-
-    static func entry(_ path: String, id: String) -> [String: Any]? {
-        guard let data = FileManager.default.contents(atPath: path),
-              let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
-        return (root["figures"] as? [[String: Any]] ?? []).first { $0["id"] as? String == id }
+        var entries: [String: [String: Any]] = [:]
+        for f in root["figures"] as? [[String: Any]] ?? [] { if let id = f["id"] as? String { entries[id] = f } }
+        return (figures, models, shown, entries)
     }
 }
 
