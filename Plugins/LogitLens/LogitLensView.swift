@@ -145,7 +145,8 @@ public struct LogitLensView: ViewPlugin {
         return Data(tokens: positions.map { input.tokens[$0] }, positions: positions, nextTokens: nextTokens, layers: rows,
                     blockCount: blocks, topIds: topIds, topTokens: topTokens, topProbs: topProbs, metric: options.metric,
                     values: values, finalCorrect: finalCorrect, vocabularySize: vocab,
-                    lens: Lens(norm: model.config.architecture == .llama ? "final RMSNorm with its weight" : "final LayerNorm with its weight and bias",
+                    lens: Lens(norm: (model.config.norm == .rms ? "final RMSNorm with its weight" : "final LayerNorm with its weight and bias")
+                                   + (model.config.finalSoftcap.map { ", logits soft-capped at \($0)" } ?? ""),
                                unembedding: model.config.tiedEmbeddings ? "token embedding (tied)" : "unembedding matrix"))
     }
 

@@ -44,14 +44,24 @@ struct Inspect: ParsableCommand {
         }
         let c = model.config
         print("\(model.name)  (\(model.format.rawValue), \(model.path))")
-        print("  architecture   \(c.architecture.rawValue), \(c.layers) blocks")
+        print("  family         \(c.family.rawValue), \(c.layers) blocks\(c.parallelResidual ? ", parallel attention and MLP" : "")\(c.postNorms ? ", post-norms" : "")")
         print("  d_model        \(c.dModel)")
         print("  heads          \(c.heads) query / \(c.kvHeads) key-value, head size \(c.headDim)")
         print("  d_mlp          \(c.dMLP)")
         print("  vocabulary     \(c.vocabularySize) (\(model.tokenizer.preTokenizer.rawValue) pre-tokenizer)")
         print("  context        \(c.contextLength)")
-        print("  norm eps       \(c.normEpsilon)")
-        if c.architecture == .llama { print("  rope theta     \(c.ropeTheta) over \(c.ropeDimensions) dims") }
+        print("  norm           \(c.norm == .rms ? "RMSNorm" : "LayerNorm"), eps \(c.normEpsilon)")
+        print("  MLP            \(c.gatedMLP ? "gated, " : "")\(c.activation.rawValue)")
+        if c.rotary {
+            print("  rope theta     \(c.ropeTheta) over \(c.ropeDimensions) of \(c.headDim) dims")
+            print("  rope scaling   \(c.ropeScaling?.summary ?? "none")")
+        } else {
+            print("  positions      learned")
+        }
+        print("  attention      scale \(c.attentionScale)\(c.attentionSoftcap.map { ", soft cap \($0)" } ?? "")")
+        print("  windows        \(windowSummary(c.slidingWindows))")
+        if let cap = c.finalSoftcap { print("  logit soft cap \(cap)") }
+        if let scale = c.embeddingScale { print("  embedding ×    \(scale)") }
         print("  embeddings     \(c.tiedEmbeddings ? "tied" : "untied")")
         print("  BOS            \(model.tokenizer.bosId.map(String.init) ?? "none")\(model.prependsBOS ? ", prepended to prompts" : "")")
         print("  parameters     \(parameters.formatted())")
@@ -63,4 +73,15 @@ struct Inspect: ParsableCommand {
             print("  \(t.name.padding(toLength: max(t.name.count, 40), withPad: " ", startingAt: 0)) \(t.type.padding(toLength: 6, withPad: " ", startingAt: 0)) \(t.shape)")
         }
     }
+}
+
+/// Sliding windows per block, compressed: "none", "5 in every block", or "6 in blocks 0, 2".
+func windowSummary(_ windows: [Int?]) -> String {
+    let sliding = windows.enumerated().compactMap { l, w in w.map { (l, $0) } }
+    guard let first = sliding.first else { return "none (full causal attention)" }
+    if sliding.count == windows.count, sliding.allSatisfy({ $0.1 == first.1 }) { return "\(first.1) tokens in every block" }
+    let sizes = Set(sliding.map(\.1))
+    let blocks = sliding.map { String($0.0) }.joined(separator: ", ")
+    if sizes.count == 1 { return "\(first.1) tokens in blocks \(blocks); full attention in the others" }
+    return sliding.map { "block \($0.0): \($0.1)" }.joined(separator: ", ")
 }

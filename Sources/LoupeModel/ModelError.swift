@@ -19,6 +19,16 @@ public enum ModelError: Error, Equatable, CustomStringConvertible, LocalizedErro
     case corrupt(path: String, offset: Int, detail: String)
     /// The file describes an architecture this runtime does not implement.
     case unsupportedArchitecture(path: String, architecture: String)
+    /// A configuration field or metadata key whose value Loupe does not implement.
+    case unsupportedSetting(path: String, field: String, value: String, supported: String)
+    /// A configuration field or metadata key Loupe does not know for the family.
+    case unknownField(path: String, field: String, value: String, family: String)
+    /// A field present with a value of the wrong type.
+    case badField(path: String, field: String, expected: String, found: String)
+    /// A tensor in the file that the family does not use.
+    case unexpectedTensor(path: String, tensor: String, family: String)
+    /// A bug in Loupe: two of its own tables disagree.
+    case internalInconsistency(String)
     /// A tensor is stored in a type this runtime cannot dequantize.
     case unsupportedTensorType(path: String, tensor: String, type: String)
     /// A tensor the architecture needs is absent.
@@ -61,7 +71,17 @@ public enum ModelError: Error, Equatable, CustomStringConvertible, LocalizedErro
         case let .corrupt(path, offset, detail):
             return "'\(path)' is corrupt at byte \(offset): \(detail)"
         case let .unsupportedArchitecture(path, architecture):
-            return "'\(path)': architecture '\(architecture)' is not supported (supported: llama, gpt2)"
+            return "'\(path)': architecture '\(architecture)' is not supported (supported: \(Family.supportedNames))"
+        case let .unsupportedSetting(path, field, value, supported):
+            return "'\(path)': \(field) \(value) is not supported (supported: \(supported))"
+        case let .unknownField(path, field, value, family):
+            return "'\(path)': field '\(field)' (\(value)) is not one Loupe knows for \(family) models; it may change the computation, so the model is refused"
+        case let .badField(path, field, expected, found):
+            return "'\(path)': field '\(field)' must be \(expected), found \(found)"
+        case let .unexpectedTensor(path, tensor, family):
+            return "'\(path)' holds tensor '\(tensor)', which a \(family) model does not use; it may change the computation, so the model is refused"
+        case let .internalInconsistency(detail):
+            return "internal error (please report): \(detail)"
         case let .unsupportedTensorType(path, tensor, type):
             return "'\(path)': tensor '\(tensor)' has type \(type), which Loupe cannot dequantize (supported: \(GGMLType.supportedNames))"
         case let .missingTensor(path, tensor):

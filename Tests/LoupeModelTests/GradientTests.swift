@@ -76,18 +76,27 @@ struct TestRandom {
 
     @Test func rotary() {
         let heads = 2, hd = 8
-        let (c, s) = rotaryTables(positions: t, rotaryDims: hd, theta: 10000)
-        check("rotary", inputs: t * heads * hd, outputs: t * heads * hd, forward: { x in
-            var y = x; applyRotary(&y, rows: t, heads: heads, headDim: hd, rotaryDims: hd, cos: c, sin: s); return y
-        }, backward: { _, r in
-            var dx = r; applyRotaryBackward(&dx, rows: t, heads: heads, headDim: hd, rotaryDims: hd, cos: c, sin: s); return dx
-        })
+        // Full and partial (GPT-NeoX, Phi-3) rotation, with Llama 3 scaling.
+        for rotated in [hd, hd / 2] {
+            var config = ModelConfig(family: .llama, layers: 1, dModel: heads * hd, heads: heads, kvHeads: heads, headDim: hd,
+                                     dMLP: 4, vocabularySize: 4, contextLength: 16, normEpsilon: 1e-5)
+            config.ropeDimensions = rotated
+            config.ropeScaling = .llama3(factor: 4, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalContext: 8)
+            let (c, s) = rotaryTables(positions: t, config: config)
+            check("rotary over \(rotated) of \(hd)", inputs: t * heads * hd, outputs: t * heads * hd, forward: { x in
+                var y = x; applyRotary(&y, rows: t, heads: heads, headDim: hd, rotaryDims: rotated, cos: c, sin: s); return y
+            }, backward: { _, r in
+                var dx = r; applyRotaryBackward(&dx, rows: t, heads: heads, headDim: hd, rotaryDims: rotated, cos: c, sin: s); return dx
+            })
+        }
     }
 
     /// Attention with grouped heads: the gradient with respect to q, k and v
-    /// stacked, through the softmax.
-    @Test func causalAttentionWithGroupedHeads() {
-        let heads = 4, kv = 2, hd = 4
+    /// stacked, through the softmax; plain, with Gemma 2's soft cap (small,
+    /// so that tanh bends), and with a sliding window.
+    @Test(arguments: [(nil, nil), (Float(0.8), nil), (nil, 2), (Float(0.8), 3)] as [(Float?, Int?)])
+    func causalAttentionWithGroupedHeads(softcap: Float?, window: Int?) {
+        let heads = 4, kv = 2, hd = 4, scale: Float = 0.7
         let qn = t * heads * hd, kn = t * kv * hd
         func split(_ x: [Float]) -> ([Float], [Float], [Float]) {
             (Array(x[0 ..< qn]), Array(x[qn ..< qn + kn]), Array(x[qn + kn ..< qn + 2 * kn]))
@@ -95,16 +104,18 @@ struct TestRandom {
         check("attention", inputs: qn + 2 * kn, outputs: t * heads * hd, forward: { x in
             let (q, k, v) = split(x)
             var p = [Float](repeating: 0, count: heads * t * t), z = [Float](repeating: 0, count: qn)
-            causalAttention(q: q, k: k, v: v, pattern: &p, z: &z, rows: t, heads: heads, kvHeads: kv, headDim: hd)
+            causalAttention(q: q, k: k, v: v, pattern: &p, z: &z, rows: t, heads: heads, kvHeads: kv, headDim: hd,
+                            scale: scale, softcap: softcap, window: window)
             return z
         }, backward: { x, r in
             let (q, k, v) = split(x)
             var p = [Float](repeating: 0, count: heads * t * t), z = [Float](repeating: 0, count: qn)
-            causalAttention(q: q, k: k, v: v, pattern: &p, z: &z, rows: t, heads: heads, kvHeads: kv, headDim: hd)
+            causalAttention(q: q, k: k, v: v, pattern: &p, z: &z, rows: t, heads: heads, kvHeads: kv, headDim: hd,
+                            scale: scale, softcap: softcap, window: window)
             var dq = [Float](repeating: 0, count: qn), dk = [Float](repeating: 0, count: kn), dv = dk
             var dp = p
             causalAttentionBackward(dz: r, q: q, k: k, v: v, pattern: p, dq: &dq, dk: &dk, dv: &dv, dPattern: &dp,
-                                    rows: t, heads: heads, kvHeads: kv, headDim: hd)
+                                    rows: t, heads: heads, kvHeads: kv, headDim: hd, scale: scale, softcap: softcap)
             return dq + dk + dv
         })
     }
@@ -114,6 +125,8 @@ struct TestRandom {
               backward: { x, r in zip(x, r).map { 3 * siluGrad($0 * 3) * $1 } })
         check("gelu (tanh)", inputs: 20, outputs: 20, forward: { $0.map { geluTanh($0 * 3) } },
               backward: { x, r in zip(x, r).map { 3 * geluTanhGrad($0 * 3) * $1 } })
+        check("gelu (erf)", inputs: 20, outputs: 20, forward: { $0.map { geluErf($0 * 3) } },
+              backward: { x, r in zip(x, r).map { 3 * geluErfGrad($0 * 3) * $1 } })
     }
 }
 

@@ -6,56 +6,17 @@ enum GGUFLoader {
     static func load(path: String) throws -> LoadedParts {
         let file = try GGUFFile(path: path)
         let md = file.metadata
-        func required(_ key: String) throws -> GGUFValue {
-            guard let v = md[key] else { throw ModelError.missingMetadata(path: path, key: key) }
-            return v
-        }
-        func int(_ key: String) throws -> Int {
-            guard let v = try required(key).int else { throw ModelError.missingMetadata(path: path, key: key) }
-            return v
-        }
-        guard let arch = md["general.architecture"]?.string else {
-            throw ModelError.missingMetadata(path: path, key: "general.architecture")
-        }
-        let architecture: Architecture
-        switch arch {
-        case "llama", "qwen2", "mistral": architecture = .llama
-        case "gpt2": architecture = .gpt2
-        default: throw ModelError.unsupportedArchitecture(path: path, architecture: arch)
-        }
-        let d = try int("\(arch).embedding_length")
-        let heads = try int("\(arch).attention.head_count")
-        let embeddingShape = file.info("token_embd.weight")?.shape
-        let vocab = md["\(arch).vocab_size"]?.int ?? embeddingShape?.first ?? md["tokenizer.ggml.tokens"]?.array?.count ?? 0
-        let eps = md["\(arch).attention.layer_norm_rms_epsilon"]?.double ?? md["\(arch).attention.layer_norm_epsilon"]?.double ?? 1e-5
-        let headDim = md["\(arch).attention.key_length"]?.int ?? d / heads
-        let config = ModelConfig(
-            architecture: architecture,
-            layers: try int("\(arch).block_count"),
-            dModel: d,
-            heads: heads,
-            kvHeads: md["\(arch).attention.head_count_kv"]?.int ?? heads,
-            headDim: headDim,
-            dMLP: try int("\(arch).feed_forward_length"),
-            vocabularySize: vocab,
-            contextLength: try int("\(arch).context_length"),
-            normEpsilon: Float(eps),
-            ropeTheta: Float(md["\(arch).rope.freq_base"]?.double ?? 10000),
-            ropeDimensions: md["\(arch).rope.dimension_count"]?.int ?? headDim,
-            tiedEmbeddings: file.info("output.weight") == nil,
-            attentionBias: file.info("blk.0.attn_q.bias") != nil)
-        try checkConfig(config, path: path)
-
+        let (config, unpermute, normOffset) = try ModelConfig.fromGGUF(file)
         let tokenizer = try tokenizerFromGGUF(file)
-        // llama.cpp permutes q/k rows for llama-type rotary (adjacent pairs);
-        // qwen2 uses the NeoX (half-split) type and is stored unpermuted.
-        let weights = try WeightLoader(source: file, config: config).weights(.gguf, unpermuteRotary: arch != "qwen2" && architecture == .llama)
+        let loader = WeightLoader(source: file, config: config)
+        if case .frequencyFactors = config.ropeScaling { loader.skip("rope_freqs.weight") }
+        let weights = try loader.weights(.gguf, unpermuteRotary: unpermute, normOffset: normOffset)
 
         var metadata: [(String, String)] = [("gguf.version", String(file.version))]
-        for key in file.metadataKeys { metadata.append((key, file.metadata[key]!.summary)) }
+        for key in file.metadataKeys { metadata.append((printable(key, limit: 200), file.metadata[key]!.summary)) }
         return LoadedParts(
             format: .gguf,
-            name: md["general.name"]?.string ?? (path as NSString).lastPathComponent,
+            name: md["general.name"]?.string.map { printable($0, limit: 200) } ?? (path as NSString).lastPathComponent,
             config: config,
             tokenizer: tokenizer,
             metadata: metadata,
@@ -84,7 +45,7 @@ enum GGUFLoader {
         }
         let preName = md["tokenizer.ggml.pre"]?.string ?? "default"
         guard let pre = PreTokenizer(ggufName: preName) else {
-            throw ModelError.badTokenizer(path: path, detail: "pre-tokenizer '\(preName)' is not supported (supported: gpt2, smollm, llama3)")
+            throw ModelError.badTokenizer(path: path, detail: "pre-tokenizer '\(preName)' is not supported (supported: gpt2, smollm, llama-bpe, qwen2)")
         }
         // Token type 3 is "control" (and 4 "user defined"): matched in text only when special tokens are parsed.
         var specials: [String: Int] = [:]
@@ -100,24 +61,6 @@ enum GGUFLoader {
     }
 }
 
-/// Checks a configuration for values the runtime cannot work with.
-func checkConfig(_ c: ModelConfig, path: String) throws {
-    func bad(_ key: String, _ detail: String) -> ModelError {
-        .corrupt(path: path, offset: 0, detail: "\(key) \(detail)")
-    }
-    guard c.layers > 0, c.layers < 1000 else { throw bad("block count", "is \(c.layers)") }
-    guard c.dModel > 0, c.heads > 0, c.kvHeads > 0, c.heads % c.kvHeads == 0 else {
-        throw bad("head counts", "are \(c.heads) query / \(c.kvHeads) key-value heads; the first must be a multiple of the second")
-    }
-    guard c.headDim > 0, c.headDim % 2 == 0 else { throw bad("head dimension", "is \(c.headDim); it must be even") }
-    guard c.ropeDimensions > 0, c.ropeDimensions <= c.headDim, c.ropeDimensions % 2 == 0 else {
-        throw bad("rope dimension count", "is \(c.ropeDimensions) for heads of \(c.headDim)")
-    }
-    guard c.vocabularySize > 0, c.contextLength > 0, c.dMLP > 0 else {
-        throw bad("sizes", "are vocabulary \(c.vocabularySize), context \(c.contextLength), MLP \(c.dMLP)")
-    }
-}
-
 /// Reads a Hugging Face checkpoint folder: `config.json`, `tokenizer.json`,
 /// and `model.safetensors` or `model.safetensors.index.json` with its shards.
 enum HuggingFaceLoader {
@@ -129,60 +72,27 @@ enum HuggingFaceLoader {
             throw ModelError.missingMetadata(path: folder, key: "config.json")
         }
         let json = try readJSON(configPath)
-        let modelType = json["model_type"] as? String ?? "(none)"
-        let architecture: Architecture
-        switch modelType {
-        case "llama", "qwen2", "mistral": architecture = .llama
-        case "gpt2": architecture = .gpt2
-        default: throw ModelError.unsupportedArchitecture(path: configPath, architecture: modelType)
-        }
-        func int(_ keys: String...) throws -> Int {
-            for k in keys { if let v = json[k] as? Int { return v } }
-            throw ModelError.missingMetadata(path: configPath, key: keys[0])
-        }
-        func double(_ keys: String..., default value: Double) -> Double {
-            for k in keys { if let v = json[k] as? Double { return v } }
-            return value
-        }
-        let d = try int("hidden_size", "n_embd")
-        let heads = try int("num_attention_heads", "n_head")
-        let headDim = (json["head_dim"] as? Int) ?? d / heads
-        let ropeParameters = json["rope_parameters"] as? [String: Any]
-        let theta = (json["rope_theta"] as? Double) ?? (ropeParameters?["rope_theta"] as? Double) ?? 10000
-        let config = ModelConfig(
-            architecture: architecture,
-            layers: try int("num_hidden_layers", "n_layer"),
-            dModel: d,
-            heads: heads,
-            kvHeads: (json["num_key_value_heads"] as? Int) ?? heads,
-            headDim: headDim,
-            dMLP: architecture == .gpt2 ? ((json["n_inner"] as? Int) ?? 4 * d) : try int("intermediate_size"),
-            vocabularySize: try int("vocab_size"),
-            contextLength: try int("max_position_embeddings", "n_positions", "n_ctx"),
-            normEpsilon: Float(double("rms_norm_eps", "layer_norm_epsilon", default: 1e-5)),
-            ropeTheta: Float(theta),
-            ropeDimensions: headDim,
-            tiedEmbeddings: (json["tie_word_embeddings"] as? Bool) ?? (architecture == .gpt2),
-            attentionBias: (json["attention_bias"] as? Bool) ?? (modelType == "qwen2"))
-        try checkConfig(config, path: configPath)
-        if architecture == .gpt2, let act = json["activation_function"] as? String, act != "gelu_new", act != "gelu_pytorch_tanh" {
-            throw ModelError.unsupportedArchitecture(path: configPath, architecture: "gpt2 with activation '\(act)' (supported: gelu_new)")
-        }
-
+        let config = try ModelConfig.fromHuggingFace(json, path: configPath)
         let source = try shards(folder: folder, weightsPath: weightsPath, explicit: weightsFile != nil)
-        let scheme: NamingScheme
-        switch architecture {
-        case .llama: scheme = .huggingFaceLlama
-        case .gpt2: scheme = .huggingFaceGPT2(prefix: source.has("transformer.wte.weight") ? "transformer." : "")
+        let scheme: NamingScheme = switch config.family {
+        case .gpt2: .huggingFaceGPT2(prefix: source.has("transformer.wte.weight") ? "transformer." : "")
+        case .gptNeoX: .huggingFaceNeoX
+        default: .huggingFace(config.family)
         }
         var loadConfig = config
-        // A checkpoint that says "untied" but ships no lm_head is tied in practice.
-        if !config.tiedEmbeddings, !source.has(scheme.name(.unembedding)) { loadConfig.tiedEmbeddings = true }
-        let weights = try WeightLoader(source: source, config: loadConfig).weights(scheme, unpermuteRotary: false)
+        let unembeddingName = scheme.name(.unembedding) ?? ""
+        // A gpt2 checkpoint that says "untied" but ships no lm_head is tied in
+        // practice (the original OpenAI checkpoints); other families must ship it.
+        if config.family == .gpt2, !config.tiedEmbeddings, !source.has(unembeddingName) { loadConfig.tiedEmbeddings = true }
+        let loader = WeightLoader(source: source, config: loadConfig)
+        // Tied: transformers replaces a stored lm_head by the embeddings, and so does Loupe.
+        if loadConfig.tiedEmbeddings { loader.skip(unembeddingName) }
+        let normOffset: Float = config.family == .gemma || config.family == .gemma2 ? 1 : 0
+        let weights = try loader.weights(scheme, unpermuteRotary: false, normOffset: normOffset)
         let tokenizer = try tokenizerFromJSON(folder: folder, modelConfig: json)
 
         var metadata: [(String, String)] = []
-        for (k, v) in json.sorted(by: { $0.key < $1.key }) { metadata.append((k, "\(v)")) }
+        for (k, v) in json.sorted(by: { $0.key < $1.key }) { metadata.append((printable(k, limit: 200), quoted(v))) }
         let table = source.files.flatMap { f in f.tensors.map { TensorSummary(name: $0.name, shape: $0.shape, type: $0.dtype) } }
         return LoadedParts(
             format: .safetensors,
@@ -246,6 +156,17 @@ enum HuggingFaceLoader {
                 throw ModelError.badTokenizer(path: path, detail: "merge \(i) is neither \"a b\" nor [\"a\", \"b\"]")
             }
         }
+        for (key, allowed) in [("byte_fallback", false), ("dropout", false)] {
+            if let v = model[key], !(v is NSNull), (v as? Bool ?? true) != allowed {
+                throw ModelError.badTokenizer(path: path, detail: "model.\(key) \(quoted(v)) is not supported (only byte-level BPE without it)")
+            }
+        }
+        for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
+            if let v = model[key] as? String, !v.isEmpty {
+                throw ModelError.badTokenizer(path: path, detail: "model.\(key) \(quoted(v)) is not supported")
+            }
+        }
+        let nfc = try normalizesNFC(json["normalizer"], path: path)
         let pre = try preTokenizer(json["pre_tokenizer"] as? [String: Any], path: path)
         var specials: [String: Int] = [:]
         for (p, id, special) in added where special { specials[p] = id }
@@ -258,26 +179,49 @@ enum HuggingFaceLoader {
             if let e = tc["eos_token"] as? String, let id = vocab[e] ?? specials[e] { eos = id }
         }
         return try Tokenizer(pieces: pieces, merges: merges, preTokenizer: pre, specialTokens: specials,
-                             bosId: bos, eosId: eos, ignoreMerges: model["ignore_merges"] as? Bool ?? false, source: path)
+                             bosId: bos, eosId: eos, ignoreMerges: model["ignore_merges"] as? Bool ?? false,
+                             normalizesNFC: nfc, source: path)
     }
 
-    /// Recognises the pre-tokenizers Loupe implements from their JSON description.
+    /// Recognises the pre-tokenizers Loupe implements from their JSON
+    /// description, exactly: anything else is refused rather than split
+    /// in a way the model was not trained on.
     static func preTokenizer(_ spec: [String: Any]?, path: String) throws -> PreTokenizer {
-        guard let spec else { return .gpt2 }
-        let type = spec["type"] as? String ?? ""
-        switch type {
-        case "ByteLevel":
+        func refuse(_ what: Any?) -> ModelError {
+            .badTokenizer(path: path, detail: "pre_tokenizer \(quoted(what ?? NSNull())) is not one Loupe implements (GPT-2's byte-level; SmolLM's digits + byte-level; Llama 3's and Qwen2's split + byte-level)")
+        }
+        guard let spec else { throw refuse(nil) }
+        func byteLevel(_ step: [String: Any], regex: Bool) -> Bool {
+            (step["type"] as? String) == "ByteLevel" && (step["add_prefix_space"] as? Bool ?? false) == false
+                && (step["use_regex"] as? Bool ?? true) == regex
+        }
+        switch spec["type"] as? String {
+        case "ByteLevel" where byteLevel(spec, regex: true):
             return .gpt2
         case "Sequence":
             let steps = spec["pretokenizers"] as? [[String: Any]] ?? []
-            let splitsDigits = steps.contains { ($0["type"] as? String) == "Digits" && ($0["individual_digits"] as? Bool ?? false) }
-            let patterns = steps.compactMap { ($0["pattern"] as? [String: Any])?["Regex"] as? String }
-            if patterns.contains(where: { $0.contains("\\p{N}{1,3}") }) { return .llama3 }
-            if splitsDigits { return .smollm }
-            if steps.contains(where: { ($0["type"] as? String) == "ByteLevel" }) { return .gpt2 }
+            if steps.count == 2, (steps[0]["type"] as? String) == "Digits", steps[0]["individual_digits"] as? Bool == true,
+               byteLevel(steps[1], regex: true) {
+                return .smollm
+            }
+            if steps.count == 2, (steps[0]["type"] as? String) == "Split",
+               let regex = (steps[0]["pattern"] as? [String: Any])?["Regex"] as? String,
+               let pre = PreTokenizer.patterns[regex],
+               (steps[0]["behavior"] as? String) == "Isolated", (steps[0]["invert"] as? Bool ?? false) == false,
+               byteLevel(steps[1], regex: false) {
+                return pre
+            }
+            throw refuse(spec)
         default:
-            break
+            throw refuse(spec)
         }
-        throw ModelError.badTokenizer(path: path, detail: "pre-tokenizer '\(type)' is not one Loupe implements (gpt2, smollm, llama3)")
+    }
+
+    /// The normalizer: none, or NFC (Qwen2). Others would change the text
+    /// before splitting, so they are refused.
+    static func normalizesNFC(_ spec: Any?, path: String) throws -> Bool {
+        guard let spec, !(spec is NSNull) else { return false }
+        if let d = spec as? [String: Any], (d["type"] as? String) == "NFC" { return true }
+        throw ModelError.badTokenizer(path: path, detail: "normalizer \(quoted(spec)) is not supported (supported: none, NFC)")
     }
 }

@@ -5,10 +5,12 @@ struct BlockTape {
     var k: [Float]         // [T, Hkv·hd] after rotary
     var v: [Float]         // [T, Hkv·hd]
     var pattern: [Float]   // [H, T, T]
-    var xMid: [Float]      // [T, d] resid_mid
-    var pre: [Float]       // [T, m] gate (llama) or c_fc (gpt2) pre-activation
-    var up: [Float]        // [T, m] up projection (llama; empty for gpt2)
+    var mlpIn: [Float]     // [T, d] the MLP norm's input: resid_mid, or resid_pre for a parallel block
+    var pre: [Float]       // [T, m] gate (gated MLPs) or up (plain MLPs) pre-activation
+    var up: [Float]        // [T, m] up projection (gated MLPs; empty otherwise)
     var post: [Float]      // [T, m]
+    var attnRaw: [Float]   // [T, d] attention output before its post-norm (gemma2; empty otherwise)
+    var mlpRaw: [Float]    // [T, d] MLP output before its post-norm (gemma2; empty otherwise)
 }
 
 /// The result of a forward pass.
@@ -78,8 +80,7 @@ extension Model {
             for i in 0 ..< t * d { x[i] += posRows[i] }
         }
 
-        let rotary = c.architecture == .llama
-            ? rotaryTables(positions: t, rotaryDims: c.ropeDimensions, theta: c.ropeTheta) : nil
+        let rotary = c.rotary ? rotaryTables(positions: t, config: c) : nil
 
         // Scratch buffers, reused by every block.
         var h = [Float](repeating: 0, count: t * d)        // normed input [T, d]
@@ -88,7 +89,9 @@ extension Model {
         var v = [Float](repeating: 0, count: t * kvDim)    // [T, Hkv, hd]
         var pattern = [Float](repeating: 0, count: c.heads * t * t) // [H, T, T]
         var z = [Float](repeating: 0, count: t * qDim)     // [T, H, hd]
-        var out = [Float](repeating: 0, count: t * d)      // block output [T, d]
+        var attnOut = [Float](repeating: 0, count: t * d)  // [T, d]
+        var out = [Float](repeating: 0, count: t * d)      // MLP output [T, d]
+        var raw = [Float](repeating: 0, count: t * d)      // an output before its post-norm [T, d]
         var pre = [Float](repeating: 0, count: t * m)      // [T, m]
         var up = [Float](repeating: 0, count: t * m)       // [T, m]
         var post = [Float](repeating: 0, count: t * m)     // [T, m]
@@ -118,40 +121,66 @@ extension Model {
                 record(.rotQ(l), q)
                 record(.rotK(l), k)
             }
-            causalAttention(q: q, k: k, v: v, pattern: &pattern, z: &z,
-                            rows: t, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim)
+            causalAttention(q: q, k: k, v: v, pattern: &pattern, z: &z, rows: t, heads: c.heads, kvHeads: c.kvHeads,
+                            headDim: c.headDim, scale: c.attentionScale, softcap: c.attentionSoftcap,
+                            window: c.slidingWindows[l])
             record(.pattern(l), pattern)
             record(.z(l), z)
-            project(z, b.wo, b.bo, into: &out, rows: t, in: qDim, out: d)
-            record(.attnOut(l), out)
-            for i in 0 ..< t * d { x[i] += out[i] }
-            record(.residMid(l), x)
+            var attnRaw: [Float] = []
+            if let postNorm = b.postAttnNorm {
+                project(z, b.wo, b.bo, into: &raw, rows: t, in: qDim, out: d)
+                attnRaw = raw
+                norm(raw, postNorm, nil, into: &attnOut, rows: t)
+            } else {
+                project(z, b.wo, b.bo, into: &attnOut, rows: t, in: qDim, out: d)
+            }
+            record(.attnOut(l), attnOut)
+            if !c.parallelResidual {
+                for i in 0 ..< t * d { x[i] += attnOut[i] }
+                record(.residMid(l), x)
+            }
 
-            // MLP.
-            norm(x, b.mlpNorm, b.mlpNormBias, into: &h, rows: t)
+            // MLP: on resid_mid, or on the block's input when attention runs in parallel.
+            let mlpIn = x
+            norm(mlpIn, b.mlpNorm, b.mlpNormBias, into: &h, rows: t)
             if let gate = b.wGate {
                 project(h, gate, nil, into: &pre, rows: t, in: d, out: m)
                 project(h, b.wUp, nil, into: &up, rows: t, in: d, out: m)
-                for i in 0 ..< t * m { post[i] = silu(pre[i]) * up[i] }
+                for i in 0 ..< t * m { post[i] = activate(pre[i], c.activation) * up[i] }
                 record(.mlpPre(l), pre)
                 record(.mlpPreLinear(l), up)
             } else {
                 project(h, b.wUp, b.bUp, into: &pre, rows: t, in: d, out: m)
-                for i in 0 ..< t * m { post[i] = geluTanh(pre[i]) }
+                for i in 0 ..< t * m { post[i] = activate(pre[i], c.activation) }
                 record(.mlpPre(l), pre)
             }
             record(.mlpPost(l), post)
-            if keepTape {
-                tape.append(BlockTape(xIn: xIn, q: q, k: k, v: v, pattern: pattern, xMid: x, pre: pre,
-                                      up: b.wGate == nil ? [] : up, post: post))
-            }
             if l == stopAt, skipLastMLPOutput {
+                if keepTape {
+                    tape.append(BlockTape(xIn: xIn, q: q, k: k, v: v, pattern: pattern, mlpIn: mlpIn, pre: pre,
+                                          up: b.wGate == nil ? [] : up, post: post, attnRaw: attnRaw, mlpRaw: []))
+                }
                 try finite(post, .mlpPost(l), width: m)
                 break
             }
-            project(post, b.wDown, b.bDown, into: &out, rows: t, in: m, out: d)
+            var mlpRaw: [Float] = []
+            if let postNorm = b.postMLPNorm {
+                project(post, b.wDown, b.bDown, into: &raw, rows: t, in: m, out: d)
+                mlpRaw = raw
+                norm(raw, postNorm, nil, into: &out, rows: t)
+            } else {
+                project(post, b.wDown, b.bDown, into: &out, rows: t, in: m, out: d)
+            }
+            if keepTape {
+                tape.append(BlockTape(xIn: xIn, q: q, k: k, v: v, pattern: pattern, mlpIn: mlpIn, pre: pre,
+                                      up: b.wGate == nil ? [] : up, post: post, attnRaw: attnRaw, mlpRaw: mlpRaw))
+            }
             record(.mlpOut(l), out)
-            for i in 0 ..< t * d { x[i] += out[i] }
+            if c.parallelResidual {
+                for i in 0 ..< t * d { x[i] += attnOut[i] + out[i] }
+            } else {
+                for i in 0 ..< t * d { x[i] += out[i] }
+            }
             record(.residPost(l), x)
             try finite(x, .residPost(l), width: d)
         }
@@ -163,6 +192,7 @@ extension Model {
         record(.lnFinal, h)
         var logits = [Float](repeating: 0, count: t * c.vocabularySize)
         project(h, w.unembedding, nil, into: &logits, rows: t, in: d, out: c.vocabularySize)
+        if let cap = c.finalSoftcap { softcap(&logits, cap) }
         try finite(logits, .logits, width: c.vocabularySize)
         let logitsTensor = Tensor(shape: [t, c.vocabularySize], data: logits)
         if want.contains(.logits) { cache.record(.logits, logitsTensor) }

@@ -58,7 +58,10 @@ extension Model {
         try validate(ids)
         let d = config.dModel
         var out = [Float](repeating: 0, count: ids.count * d)
-        for (p, id) in ids.enumerated() { for j in 0 ..< d { out[p * d + j] = weights.tokenEmbedding[id * d + j] } }
+        // Gemma's embedding layer multiplies its rows by √d (transformers'
+        // scaled word embedding): the rows fed in are the scaled ones.
+        let scale = config.embeddingScale ?? 1
+        for (p, id) in ids.enumerated() { for j in 0 ..< d { out[p * d + j] = weights.tokenEmbedding[id * d + j] * scale } }
         return Tensor(shape: [ids.count, d], data: out)
     }
 
@@ -86,7 +89,7 @@ extension Model {
         let objective = try resolve(objective, tokens: t)
         let want = try hooks.resolve(config)
         let last = objective.lastBlock ?? c.layers - 1
-        let rotary = c.architecture == .llama ? rotaryTables(positions: t, rotaryDims: c.ropeDimensions, theta: c.ropeTheta) : nil
+        let rotary = c.rotary ? rotaryTables(positions: t, config: c) : nil
 
         // Forward, keeping what the backward pass needs.
         if fullForward, last < c.layers - 1 {
@@ -134,11 +137,19 @@ extension Model {
             }
         case let .logit(token, position):
             norm(x, w.finalNorm, w.finalNormBias, into: &h, rows: t)
-            var dh = [Float](repeating: 0, count: t * d)
-            for j in 0 ..< d {
-                value += h[position * d + j] * w.unembedding[token * d + j]
-                dh[position * d + j] = w.unembedding[token * d + j]
+            var raw: Float = 0
+            for j in 0 ..< d { raw += h[position * d + j] * w.unembedding[token * d + j] }
+            // A final soft cap: logit = cap·tanh(raw / cap), d logit / d raw = 1 − tanh².
+            var slope: Float = 1
+            if let cap = c.finalSoftcap {
+                let th = tanhf(raw / cap)
+                value = cap * th
+                slope = 1 - th * th
+            } else {
+                value = raw
             }
+            var dh = [Float](repeating: 0, count: t * d)
+            for j in 0 ..< d { dh[position * d + j] = slope * w.unembedding[token * d + j] }
             normBackward(dh, x, w.finalNorm, w.finalNormBias, into: &dx, rows: t)
         }
 
@@ -150,43 +161,63 @@ extension Model {
         var dh = [Float](repeating: 0, count: t * d)
         for l in stride(from: last, through: 0, by: -1) {
             let b = w.blocks[l], tape = tapes[l]
-            // MLP: out = post · Wdᵀ, post = act(pre)(·up).
+            // dx holds d objective / d resid_post. Both branches' outputs add
+            // to the residual stream, so each output's gradient is dx (for a
+            // sequential block, the attention output's is dx at resid_mid).
+            let dBlockOut = dx
+            // MLP: out = postNorm(post · Wdᵀ), post = act(pre)(·up).
             var dPost = [Float](repeating: 0, count: t * m)
             if l == last, let seedPost {
                 dPost = seedPost
             } else {
                 keep(.residPost(l), dx)
                 keep(.mlpOut(l), dx)
-                linearBackward(dx, b.wDown, &dPost, rows: t, in: m, out: d)
+                var dDown = dx
+                if let postNorm = b.postMLPNorm {
+                    dDown = [Float](repeating: 0, count: t * d)
+                    normBackward(dx, tape.mlpRaw, postNorm, nil, into: &dDown, rows: t)
+                }
+                linearBackward(dDown, b.wDown, &dPost, rows: t, in: m, out: d)
             }
             keep(.mlpPost(l), dPost)
             var dPre = [Float](repeating: 0, count: t * m)
             if let gate = b.wGate {
                 var dUp = [Float](repeating: 0, count: t * m)
                 for i in 0 ..< t * m {
-                    dPre[i] = dPost[i] * tape.up[i] * siluGrad(tape.pre[i])
-                    dUp[i] = dPost[i] * silu(tape.pre[i])
+                    dPre[i] = dPost[i] * tape.up[i] * activationGrad(tape.pre[i], c.activation)
+                    dUp[i] = dPost[i] * activate(tape.pre[i], c.activation)
                 }
                 keep(.mlpPreLinear(l), dUp)
                 linearBackward(dPre, gate, &dh, rows: t, in: d, out: m)
                 linearBackward(dUp, b.wUp, &dh, rows: t, in: d, out: m, accumulate: true)
             } else {
-                for i in 0 ..< t * m { dPre[i] = dPost[i] * geluTanhGrad(tape.pre[i]) }
+                for i in 0 ..< t * m { dPre[i] = dPost[i] * activationGrad(tape.pre[i], c.activation) }
                 linearBackward(dPre, b.wUp, &dh, rows: t, in: d, out: m)
             }
             keep(.mlpPre(l), dPre)
-            normBackward(dh, tape.xMid, b.mlpNorm, b.mlpNormBias, into: &dx, rows: t)
-            keep(.residMid(l), dx)
-            keep(.attnOut(l), dx)
+            // The MLP norm read resid_mid (sequential) or resid_pre (parallel);
+            // its gradient joins the residual's either way.
+            normBackward(dh, tape.mlpIn, b.mlpNorm, b.mlpNormBias, into: &dx, rows: t)
+            // The attention output's gradient: at resid_mid (sequential), or
+            // the block output's (parallel, where resid_pre = resid_mid's place).
+            let dAttnOut = c.parallelResidual ? dBlockOut : dx
+            if !c.parallelResidual { keep(.residMid(l), dx) }
+            keep(.attnOut(l), dAttnOut)
 
-            // Attention: out = z · Woᵀ.
+            // Attention: out = postNorm(z · Woᵀ).
+            var dO = dAttnOut
+            if let postNorm = b.postAttnNorm {
+                dO = [Float](repeating: 0, count: t * d)
+                normBackward(dAttnOut, tape.attnRaw, postNorm, nil, into: &dO, rows: t)
+            }
             var dz = [Float](repeating: 0, count: t * qDim)
-            linearBackward(dx, b.wo, &dz, rows: t, in: qDim, out: d)
+            linearBackward(dO, b.wo, &dz, rows: t, in: qDim, out: d)
             keep(.z(l), dz)
             var dq = [Float](repeating: 0, count: t * qDim), dk = [Float](repeating: 0, count: t * kvDim), dv = dk
             var dPattern = [Float](repeating: 0, count: c.heads * t * t)
             causalAttentionBackward(dz: dz, q: tape.q, k: tape.k, v: tape.v, pattern: tape.pattern, dq: &dq, dk: &dk, dv: &dv,
-                                    dPattern: &dPattern, rows: t, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim)
+                                    dPattern: &dPattern, rows: t, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
+                                    scale: c.attentionScale, softcap: c.attentionSoftcap)
             keep(.pattern(l), dPattern)
             keep(.v(l), dv)
             if let rotary {
@@ -200,6 +231,9 @@ extension Model {
             linearBackward(dq, b.wq, &dh, rows: t, in: d, out: qDim)
             linearBackward(dk, b.wk, &dh, rows: t, in: d, out: kvDim, accumulate: true)
             linearBackward(dv, b.wv, &dh, rows: t, in: d, out: kvDim, accumulate: true)
+            // Sequential: dx is at resid_mid, and resid_pre adds the attention
+            // branch. Parallel: dx already holds the block output's gradient
+            // plus the MLP branch's, and the attention branch adds to it.
             normBackward(dh, tape.xIn, b.attnNorm, b.attnNormBias, into: &dx, rows: t)
             keep(.residPre(l), dx)
         }
@@ -257,12 +291,13 @@ extension Model {
 /// A relaxed input: rows that are probability mixtures of token embeddings,
 /// for optimising text by gradient (text deep dream).
 extension Model {
-    /// P [N, V] · E [V, d]: the embedding rows of N probability mixtures.
+    /// P [N, V] · E [V, d]: the embedding rows of N probability mixtures
+    /// (times Gemma's √d, as `embed` gives them).
     public func mixedEmbeddings(_ probabilities: [Float], rows n: Int) -> Tensor {
         let d = config.dModel, v = config.vocabularySize
         precondition(probabilities.count == n * v, "mixture probabilities must be [\(n), \(v)]")
         var out = [Float](repeating: 0, count: n * d)
-        BLAS.sgemm(transA: false, transB: false, m: n, n: d, k: v, alpha: 1, a: probabilities, lda: v,
+        BLAS.sgemm(transA: false, transB: false, m: n, n: d, k: v, alpha: config.embeddingScale ?? 1, a: probabilities, lda: v,
                    b: weights.tokenEmbedding, ldb: d, beta: 0, c: &out, ldc: d)
         return Tensor(shape: [n, d], data: out)
     }
@@ -271,7 +306,7 @@ extension Model {
     public func mixtureGradient(_ dEmbeddings: Tensor) -> [Float] {
         let d = config.dModel, v = config.vocabularySize, n = dEmbeddings.shape[0]
         var out = [Float](repeating: 0, count: n * v)
-        BLAS.sgemm(transA: false, transB: true, m: n, n: v, k: d, alpha: 1, a: dEmbeddings.data, lda: d,
+        BLAS.sgemm(transA: false, transB: true, m: n, n: v, k: d, alpha: config.embeddingScale ?? 1, a: dEmbeddings.data, lda: d,
                    b: weights.tokenEmbedding, ldb: d, beta: 0, c: &out, ldc: v)
         return out
     }

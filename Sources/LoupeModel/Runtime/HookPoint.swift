@@ -2,7 +2,8 @@
 /// TransformerLens names it. Shapes have no batch dimension: T positions,
 /// d = d_model, H query heads, Hkv key/value heads, hd head size, m d_mlp.
 public enum HookPoint: Hashable, Sendable {
-    /// `hook_embed` [T, d]: token embedding rows.
+    /// `hook_embed` [T, d]: token embedding rows, as fed in (Gemma's are
+    /// scaled by √d, as its embedding layer does).
     case embed
     /// `hook_pos_embed` [T, d]: learned position embeddings (gpt2 only).
     case posEmbed
@@ -14,25 +15,27 @@ public enum HookPoint: Hashable, Sendable {
     case k(Int)
     /// `blocks.{l}.attn.hook_v` [T, Hkv, hd]: values.
     case v(Int)
-    /// `blocks.{l}.attn.hook_rot_q` [T, H, hd]: queries after rotary embedding (llama only).
+    /// `blocks.{l}.attn.hook_rot_q` [T, H, hd]: queries after rotary embedding (rotary families).
     case rotQ(Int)
-    /// `blocks.{l}.attn.hook_rot_k` [T, Hkv, hd]: keys after rotary embedding (llama only).
+    /// `blocks.{l}.attn.hook_rot_k` [T, Hkv, hd]: keys after rotary embedding (rotary families).
     case rotK(Int)
     /// `blocks.{l}.attn.hook_pattern` [H, T, T]: post-softmax attention, query × key, causal.
     case pattern(Int)
     /// `blocks.{l}.attn.hook_z` [T, H, hd]: each head's attention-weighted values.
     case z(Int)
-    /// `blocks.{l}.hook_attn_out` [T, d]: the attention layer's output, biases included.
+    /// `blocks.{l}.hook_attn_out` [T, d]: the attention layer's output, biases included,
+    /// as added to the residual stream (Gemma 2: after its post-norm).
     case attnOut(Int)
-    /// `blocks.{l}.hook_resid_mid` [T, d]: the residual stream between attention and MLP.
+    /// `blocks.{l}.hook_resid_mid` [T, d]: the residual stream between attention and MLP
+    /// (absent in parallel blocks, GPT-NeoX with use_parallel_residual).
     case residMid(Int)
-    /// `blocks.{l}.mlp.hook_pre` [T, m]: the gate pre-activation (llama) or c_fc output (gpt2).
+    /// `blocks.{l}.mlp.hook_pre` [T, m]: the gate pre-activation (gated MLPs) or the up projection (gpt2, GPT-NeoX).
     case mlpPre(Int)
-    /// `blocks.{l}.mlp.hook_pre_linear` [T, m]: the up projection (llama only).
+    /// `blocks.{l}.mlp.hook_pre_linear` [T, m]: the up projection (gated MLPs only).
     case mlpPreLinear(Int)
-    /// `blocks.{l}.mlp.hook_post` [T, m]: act(gate)·up (llama) or GELU output (gpt2), the input of the down projection.
+    /// `blocks.{l}.mlp.hook_post` [T, m]: act(gate)·up (gated) or act(up) (gpt2, GPT-NeoX), the input of the down projection.
     case mlpPost(Int)
-    /// `blocks.{l}.hook_mlp_out` [T, d]: the MLP's output.
+    /// `blocks.{l}.hook_mlp_out` [T, d]: the MLP's output as added to the residual stream (Gemma 2: after its post-norm).
     case mlpOut(Int)
     /// `blocks.{l}.hook_resid_post` [T, d]: the residual stream leaving block l.
     case residPost(Int)
@@ -40,7 +43,7 @@ public enum HookPoint: Hashable, Sendable {
     /// applied, the input of the unembedding (TransformerLens records it
     /// before the weight when weights are not folded).
     case lnFinal
-    /// `logits` [T, V].
+    /// `logits` [T, V], after Gemma 2's final soft cap.
     case logits
 
     public var name: String {
@@ -80,13 +83,15 @@ public enum HookPoint: Hashable, Sendable {
 
     /// Every hook point of a model, in the order the forward pass reaches them.
     public static func all(for config: ModelConfig) -> [HookPoint] {
-        let llama = config.architecture == .llama
-        var out: [HookPoint] = llama ? [.embed] : [.embed, .posEmbed]
+        var out: [HookPoint] = config.rotary ? [.embed] : [.embed, .posEmbed]
         for l in 0 ..< config.layers {
             out += [.residPre(l), .q(l), .k(l), .v(l)]
-            if llama { out += [.rotQ(l), .rotK(l)] }
-            out += [.pattern(l), .z(l), .attnOut(l), .residMid(l), .mlpPre(l)]
-            if llama { out.append(.mlpPreLinear(l)) }
+            if config.rotary { out += [.rotQ(l), .rotK(l)] }
+            out += [.pattern(l), .z(l), .attnOut(l)]
+            // A parallel block (GPT-NeoX) has no residual stream between its halves.
+            if config.hasResidMid { out.append(.residMid(l)) }
+            out.append(.mlpPre(l))
+            if config.gatedMLP { out.append(.mlpPreLinear(l)) }
             out += [.mlpPost(l), .mlpOut(l), .residPost(l)]
         }
         return out + [.lnFinal, .logits]

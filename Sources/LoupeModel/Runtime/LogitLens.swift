@@ -70,6 +70,7 @@ extension Model {
         }
         var logits = [Float](repeating: 0, count: t * v)
         linear(normed, weights.unembedding, nil, &logits, rows: t, in: d, out: v)
+        if let cap = config.finalSoftcap { softcap(&logits, cap) }
         return DecodedResidual(logits: Tensor(shape: [t, v], data: logits))
     }
 }

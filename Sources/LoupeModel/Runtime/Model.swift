@@ -22,7 +22,8 @@ public final class Model: Sendable {
     public let config: ModelConfig
     public let tokenizer: Tokenizer
     /// Whether text prompts get `tokenizer.bosId` prepended by default: true
-    /// for llama-family models (whose attention sinks on it), false for gpt2.
+    /// for the rotary families (whose attention sinks on it), false for gpt2
+    /// and GPT-NeoX.
     public let prependsBOS: Bool
     /// Metadata as strings, in file order, for display.
     public let metadata: [(key: String, value: String)]
@@ -73,7 +74,7 @@ public final class Model: Sendable {
         name = parts.name
         config = parts.config
         tokenizer = parts.tokenizer
-        prependsBOS = parts.config.architecture == .llama && parts.tokenizer.bosId != nil
+        prependsBOS = parts.config.family.prependsBOSByDefault && parts.tokenizer.bosId != nil
         metadata = parts.metadata
         tensorTable = parts.tensorTable
         weights = parts.weights

@@ -3,12 +3,15 @@ import Foundation
 /// Where a model's tensors come from: a GGUF file or safetensors shards.
 protocol TensorSource {
     var path: String { get }
+    /// Every tensor's name, in file order.
+    var names: [String] { get }
     func has(_ name: String) -> Bool
     func shape(_ name: String) -> [Int]?
     func tensor(_ name: String) throws -> Tensor
 }
 
 extension GGUFFile: TensorSource {
+    var names: [String] { tensors.map(\.name) }
     func has(_ name: String) -> Bool { info(name) != nil }
     func shape(_ name: String) -> [Int]? { info(name)?.shape }
 }
@@ -28,6 +31,7 @@ final class SafetensorsShards: TensorSource {
         self.owner = owner
     }
 
+    var names: [String] { files.flatMap { $0.tensors.map(\.name) } }
     func has(_ name: String) -> Bool { owner[name] != nil }
     func shape(_ name: String) -> [Int]? { owner[name].flatMap { files[$0].info(name)?.shape } }
     func tensor(_ name: String) throws -> Tensor {
@@ -40,8 +44,26 @@ final class SafetensorsShards: TensorSource {
 struct WeightLoader {
     let source: TensorSource
     let config: ModelConfig
+    /// The names read so far: every tensor of the file must be read (or be a
+    /// known buffer), so a parameter the family does not use is refused.
+    private let used = UsedNames()
+
+    init(source: TensorSource, config: ModelConfig) {
+        self.source = source
+        self.config = config
+    }
+
+    /// Marks a tensor as accounted for without reading it.
+    func skip(_ name: String) { used.names.insert(name) }
+
+    func checkAllUsed(_ scheme: NamingScheme) throws {
+        for name in source.names where !used.names.contains(name) && !scheme.isBuffer(name) {
+            throw ModelError.unexpectedTensor(path: source.path, tensor: printable(name, limit: 200), family: config.family.rawValue)
+        }
+    }
 
     func load(_ name: String, _ shape: [Int]) throws -> [Float] {
+        used.names.insert(name)
         guard let found = source.shape(name) else { throw ModelError.missingTensor(path: source.path, tensor: name) }
         guard found.reduce(1, *) == shape.reduce(1, *), found.count == shape.count || found.count == 1 || shape.count == 1 else {
             throw ModelError.badTensorShape(path: source.path, tensor: name, expected: shape, found: found)
@@ -55,6 +77,14 @@ struct WeightLoader {
     func optional(_ name: String, _ shape: [Int]) throws -> [Float]? {
         source.has(name) ? try load(name, shape) : nil
     }
+}
+
+/// The tensor names a `WeightLoader` has read (loading is single-threaded).
+private final class UsedNames {
+    var names: Set<String> = []
+}
+
+extension WeightLoader {
 
     /// A weight stored [in, out] (GPT-2's Conv1D), returned as [out, in].
     func loadTransposed(_ name: String, in n: Int, out m: Int) throws -> [Float] {

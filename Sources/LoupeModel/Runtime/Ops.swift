@@ -54,16 +54,44 @@ private func moments(_ x: UnsafePointer<Float>, dim d: Int, eps: Float) -> (mean
     return (mean, 1 / (ss / Double(d) + Double(eps)).squareRoot())
 }
 
-/// Rotary tables for positions 0..<T: cos and sin [T, rotDim/2] of pos · θ^(−2i/rotDim).
+/// The inverse frequencies of the rotated pairs, θ^(−2i/rotDim), rescaled
+/// as the configuration says. Computed in Float64 from Float32 inverse
+/// frequencies, as PyTorch keeps them.
+func rotaryInverseFrequencies(_ c: ModelConfig) -> [Double] {
+    let dims = c.ropeDimensions, half = dims / 2
+    var inv = (0 ..< half).map { i in Double(Float(1 / pow(Double(c.ropeTheta), Double(2 * i) / Double(dims)))) }
+    switch c.ropeScaling {
+    case nil:
+        break
+    case let .linear(factor):
+        inv = inv.map { $0 / factor }
+    case let .llama3(factor, low, high, original):
+        // Wavelengths shorter than original/high keep their frequency, longer
+        // than original/low are divided by the factor, and in between the two
+        // are blended by where the wavelength falls.
+        let lowWavelength = Double(original) / low, highWavelength = Double(original) / high
+        inv = inv.map { f in
+            let wavelength = 2 * Double.pi / f
+            if wavelength < highWavelength { return f }
+            if wavelength > lowWavelength { return f / factor }
+            let smooth = (Double(original) / wavelength - low) / (high - low)
+            return (1 - smooth) * f / factor + smooth * f
+        }
+    case let .frequencyFactors(divisors):
+        for i in 0 ..< min(half, divisors.count) { inv[i] /= divisors[i] }
+    }
+    return inv
+}
+
+/// Rotary tables for positions 0..<T: cos and sin [T, rotDim/2] of pos · inverse frequency.
 /// Angles in Float64, rounded once, so long positions keep their precision.
-func rotaryTables(positions t: Int, rotaryDims: Int, theta: Float) -> (cos: [Float], sin: [Float]) {
-    let half = rotaryDims / 2
+func rotaryTables(positions t: Int, config: ModelConfig) -> (cos: [Float], sin: [Float]) {
+    let inv = rotaryInverseFrequencies(config)
+    let half = inv.count
     var c = [Float](repeating: 0, count: t * half), s = c
     for p in 0 ..< t {
         for i in 0 ..< half {
-            let invFreq = 1 / pow(Double(theta), Double(2 * i) / Double(rotaryDims))
-            // Match the reference: inverse frequencies are Float32 in PyTorch.
-            let angle = Double(p) * Double(Float(invFreq))
+            let angle = Double(p) * inv[i]
             c[p * half + i] = Float(Foundation.cos(angle))
             s[p * half + i] = Float(Foundation.sin(angle))
         }
@@ -98,12 +126,15 @@ private func rotate(_ x: UnsafeMutablePointer<Float>, rows t: Int, heads: Int, h
 
 /// Causal multi-head attention with grouped key/value heads.
 /// q [T, H, hd], k and v [T, Hkv, hd] → pattern [H, T, T] (post-softmax,
-/// zeros above the diagonal) and z [T, H, hd]. Query head h reads KV head h / (H / Hkv).
+/// zeros above the diagonal and outside the window) and z [T, H, hd].
+/// Query head h reads KV head h / (H / Hkv). Scores are q·k·`scale`, then
+/// cap·tanh(s / cap) with a `softcap`; with a `window`, query i sees keys
+/// i − window + 1 … i.
 func causalAttention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                      pattern: UnsafeMutablePointer<Float>, z: UnsafeMutablePointer<Float>,
-                     rows t: Int, heads: Int, kvHeads: Int, headDim hd: Int) {
+                     rows t: Int, heads: Int, kvHeads: Int, headDim hd: Int,
+                     scale: Float, softcap cap: Float?, window: Int?) {
     let group = heads / kvHeads
-    let scale = 1 / Float(hd).squareRoot()
     let qStride = heads * hd, kvStride = kvHeads * hd
     for h in 0 ..< heads {
         let g = h / group
@@ -111,25 +142,72 @@ func causalAttention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: Unsafe
         // scores [T, T] = q_h · k_gᵀ · scale
         BLAS.sgemm(transA: false, transB: true, m: t, n: t, k: hd, alpha: scale,
                    a: q + h * hd, lda: qStride, b: k + g * hd, ldb: kvStride, beta: 0, c: p, ldc: t)
-        causalSoftmaxRows(p, rows: t)
+        if let cap { softcap(p, count: t * t, cap) }
+        causalSoftmaxRows(p, rows: t, window: window)
         // z_h [T, hd] = pattern_h · v_g
         BLAS.sgemm(transA: false, transB: false, m: t, n: hd, k: t, alpha: 1,
                    a: p, lda: t, b: v + g * hd, ldb: kvStride, beta: 0, c: z + h * hd, ldc: qStride)
     }
 }
 
-/// Softmax of each row i of s [T, T] over columns 0...i; columns after i become 0.
-func causalSoftmaxRows(_ s: UnsafeMutablePointer<Float>, rows t: Int) {
+/// The first key query `i` sees.
+@inline(__always) func firstKey(_ i: Int, window: Int?) -> Int {
+    guard let window else { return 0 }
+    return max(0, i - window + 1)
+}
+
+/// Softmax of each row i of s [T, T] over its visible columns (from
+/// `firstKey` to i); every other column becomes 0.
+func causalSoftmaxRows(_ s: UnsafeMutablePointer<Float>, rows t: Int, window: Int? = nil) {
     for i in 0 ..< t {
         let row = s + i * t
+        let lo = firstKey(i, window: window)
         var m = -Float.infinity
-        for j in 0 ... i { m = max(m, row[j]) }
+        for j in lo ... i { m = max(m, row[j]) }
         var sum: Float = 0
-        for j in 0 ... i { let e = expf(row[j] - m); row[j] = e; sum += e }
+        for j in lo ... i { let e = expf(row[j] - m); row[j] = e; sum += e }
         let inv = 1 / sum
-        for j in 0 ... i { row[j] *= inv }
+        for j in lo ... i { row[j] *= inv }
+        for j in 0 ..< lo { row[j] = 0 }
         for j in (i + 1) ..< t { row[j] = 0 }
     }
+}
+
+/// x ← cap·tanh(x / cap), in place.
+func softcap(_ x: UnsafeMutablePointer<Float>, count n: Int, _ cap: Float) {
+    for i in 0 ..< n { x[i] = cap * tanhf(x[i] / cap) }
+}
+
+func softcap(_ x: inout [Float], _ cap: Float) {
+    let n = x.count
+    x.withUnsafeMutableBufferPointer { softcap($0.baseAddress!, count: n, cap) }
+}
+
+/// The MLP non-linearity.
+@inline(__always) func activate(_ x: Float, _ a: Activation) -> Float {
+    switch a {
+    case .silu: silu(x)
+    case .geluTanh: geluTanh(x)
+    case .gelu: geluErf(x)
+    }
+}
+
+/// Its derivative.
+@inline(__always) func activationGrad(_ x: Float, _ a: Activation) -> Float {
+    switch a {
+    case .silu: siluGrad(x)
+    case .geluTanh: geluTanhGrad(x)
+    case .gelu: geluErfGrad(x)
+    }
+}
+
+/// Exact GELU: x·Φ(x) = x/2·(1 + erf(x/√2)).
+@inline(__always) func geluErf(_ x: Float) -> Float { 0.5 * x * (1 + erff(x * 0.707_106_78)) }
+
+/// d geluErf(x) / dx = Φ(x) + x·φ(x).
+@inline(__always) func geluErfGrad(_ x: Float) -> Float {
+    let phi = expf(-0.5 * x * x) * 0.398_942_28 // 1/√(2π)
+    return 0.5 * (1 + erff(x * 0.707_106_78)) + x * phi
 }
 
 @inline(__always) func silu(_ x: Float) -> Float { x / (1 + expf(-x)) }
@@ -203,13 +281,17 @@ func applyRotaryBackward(_ dx: UnsafeMutablePointer<Float>, rows t: Int, heads: 
 /// q, k, v (after rotary) and pattern, writes dq [T, H, hd], dk and dv
 /// [T, Hkv, hd], and the pattern's gradient dPattern [H, T, T] (for hooks).
 /// Per head: dP = dz·vᵀ; dv += Pᵀ·dz; dS = P ⊙ (dP − rowsum(dP ⊙ P));
-/// dq = scale·dS·k; dk += scale·dSᵀ·q.
+/// dq = scale·dS·k; dk += scale·dSᵀ·q. With a soft cap, dS is multiplied
+/// by 1 − tanh²(s / cap), the derivative of the cap at the raw scores s
+/// (recomputed from q and k). Positions outside the window have P = 0, so
+/// their dS is 0 without further masking.
 func causalAttentionBackward(dz: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
                              v: UnsafePointer<Float>, pattern: UnsafePointer<Float>,
                              dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
-                             dPattern: UnsafeMutablePointer<Float>, rows t: Int, heads: Int, kvHeads: Int, headDim hd: Int) {
+                             dPattern: UnsafeMutablePointer<Float>, rows t: Int, heads: Int, kvHeads: Int, headDim hd: Int,
+                             scale: Float, softcap cap: Float?) {
     let group = heads / kvHeads
-    let scale = 1 / Float(hd).squareRoot()
+    var rawScores = cap == nil ? [] : [Float](repeating: 0, count: t * t)
     let qStride = heads * hd, kvStride = kvHeads * hd
     for i in 0 ..< t * kvStride { dk[i] = 0; dv[i] = 0 }
     for h in 0 ..< heads {
@@ -225,6 +307,14 @@ func causalAttentionBackward(dz: UnsafePointer<Float>, q: UnsafePointer<Float>, 
             var dot: Float = 0
             for j in 0 ... i { dot += dp[i * t + j] * p[i * t + j] }
             for j in 0 ... i { ds[i * t + j] = p[i * t + j] * (dp[i * t + j] - dot) }
+        }
+        if let cap {
+            BLAS.sgemm(transA: false, transB: true, m: t, n: t, k: hd, alpha: scale,
+                       a: q + h * hd, lda: qStride, b: k + g * hd, ldb: kvStride, beta: 0, c: &rawScores, ldc: t)
+            for i in 0 ..< t * t {
+                let th = tanhf(rawScores[i] / cap)
+                ds[i] *= 1 - th * th
+            }
         }
         BLAS.sgemm(transA: false, transB: false, m: t, n: hd, k: t, alpha: scale,
                    a: ds, lda: t, b: k + g * hd, ldb: kvStride, beta: 0, c: dq + h * hd, ldc: qStride)

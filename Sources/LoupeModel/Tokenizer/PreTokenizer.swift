@@ -11,6 +11,15 @@ public enum PreTokenizer: String, Sendable, CaseIterable {
     case smollm
     /// Llama 3: `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
     case llama3
+    /// Qwen2: Llama 3's pattern with single digits (`\p{N}` for `\p{N}{1,3}`).
+    case qwen2
+
+    /// The exact `Split` patterns of the tokenizer.json files that use the
+    /// regex cases, as their tokenizer.json writes them.
+    static let patterns: [String: PreTokenizer] = [
+        #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#: .llama3,
+        #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#: .qwen2,
+    ]
 
     /// The pre-tokenizer for a GGUF `tokenizer.ggml.pre` value, if Loupe knows it.
     public init?(ggufName: String) {
@@ -21,6 +30,8 @@ public enum PreTokenizer: String, Sendable, CaseIterable {
             self = ggufName == "smollm" ? .smollm : .llama3
         case "llama3", "llama-bpe", "llama-v3", "dbrx":
             self = .llama3
+        case "qwen2":
+            self = .qwen2
         default:
             return nil
         }
@@ -43,7 +54,9 @@ public enum PreTokenizer: String, Sendable, CaseIterable {
                 }
             }
         case .llama3:
-            Self.llama3Words(scalars[...]) { words.append($0) }
+            Self.llama3Words(scalars[...], digits: 3) { words.append($0) }
+        case .qwen2:
+            Self.llama3Words(scalars[...], digits: 1) { words.append($0) }
         }
         return words
     }
@@ -140,7 +153,8 @@ public enum PreTokenizer: String, Sendable, CaseIterable {
 
     private static func isNewline(_ s: Unicode.Scalar) -> Bool { s == "\r" || s == "\n" }
 
-    private static func llama3Words(_ s: ArraySlice<Unicode.Scalar>, _ emit: (String) -> Void) {
+    /// Llama 3's pattern; `digits` is the longest run of numbers in one word (3; Qwen2: 1).
+    private static func llama3Words(_ s: ArraySlice<Unicode.Scalar>, digits: Int, _ emit: (String) -> Void) {
         var i = s.startIndex
         while i < s.endIndex {
             let start = i
@@ -154,9 +168,9 @@ public enum PreTokenizer: String, Sendable, CaseIterable {
                 while j < s.endIndex, isLetter(s[j]) { j += 1 }
                 i = j
             } else if isNumber(c) {
-                // `\p{N}{1,3}`
+                // `\p{N}{1,3}` (Qwen2: `\p{N}`)
                 var j = i
-                while j < s.endIndex, j - i < 3, isNumber(s[j]) { j += 1 }
+                while j < s.endIndex, j - i < digits, isNumber(s[j]) { j += 1 }
                 i = j
             } else if (c == " " && i + 1 < s.endIndex && !isSpace(s[i + 1]) && !isLetter(s[i + 1]) && !isNumber(s[i + 1]))
                 || (!isSpace(c) && !isLetter(c) && !isNumber(c)) {

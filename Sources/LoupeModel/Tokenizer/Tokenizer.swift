@@ -15,6 +15,8 @@ public struct Tokenizer: Sendable {
     public let eosId: Int?
     /// When a whole word is in the vocabulary, take it without merging (Llama 3).
     public let ignoreMerges: Bool
+    /// Text is put in Unicode normal form C before splitting (Qwen2's tokenizer.json says so).
+    public let normalizesNFC: Bool
 
     private let ids: [String: Int]
     /// (left id, right id) → (rank, merged id).
@@ -30,7 +32,8 @@ public struct Tokenizer: Sendable {
     /// Builds a tokenizer; `merges` are pairs of vocabulary strings in rank order.
     public init(pieces: [String], merges: [(String, String)], preTokenizer: PreTokenizer,
                 specialTokens: [String: Int], bosId: Int?, eosId: Int?, ignoreMerges: Bool = false,
-                source: String) throws {
+                normalizesNFC: Bool = false, source: String) throws {
+        self.normalizesNFC = normalizesNFC
         self.pieces = pieces
         self.preTokenizer = preTokenizer
         self.specialTokens = specialTokens
@@ -75,7 +78,8 @@ public struct Tokenizer: Sendable {
             switch segment {
             case let .special(id): out.append(id)
             case let .text(t):
-                for word in preTokenizer.split(t) { encodeWord(word, into: &out) }
+                let text = normalizesNFC ? t.precomposedStringWithCanonicalMapping : t
+                for word in preTokenizer.split(text) { encodeWord(word, into: &out) }
             }
         }
         return out
