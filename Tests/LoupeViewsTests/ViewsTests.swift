@@ -20,10 +20,13 @@ let smollm2: Result<Model, any Error> = Result { try Model.load(nil) }
 
 /// Analyses and draws a view as `loupe render` does; returns the PNG and the record.
 func render(_ id: String, prompt: String, ids: [Int]? = nil, options: [String: String] = [:], theme: Theme = .light,
-            width: Double? = nil) throws -> (png: Data, record: FigureRecord) {
-    let model = try smollm2.get()
+            width: Double? = nil, model given: Model? = nil) throws -> (png: Data, record: FigureRecord) {
+    let model = try given ?? smollm2.get()
     let view = try BuiltinViews.registry.view(id)
-    let input = try AnalysisInput(model: model, prompt: prompt, ids: ids ?? model.tokenize(prompt), hooks: view.info.hookFilter)
+    // A view that reads no prompt runs on BOS alone, as `loupe render` runs it.
+    let noPrompt = !view.info.usesPrompt && prompt.isEmpty
+    let input = try AnalysisInput(model: model, prompt: prompt, ids: ids ?? (noPrompt ? [model.tokenizer.bosId ?? 0] : model.tokenize(prompt)),
+                                  hooks: view.info.hookFilter)
     let record = try FigurePipeline.analyze(view, input: input, options: try view.resolveOptions(options))
     let style = FigureStyle(theme: theme, width: width, dpi: 100)
     let size = try FigurePipeline.size(of: record, view: view, style: style)
@@ -32,6 +35,37 @@ func render(_ id: String, prompt: String, ids: [Int]? = nil, options: [String: S
         try view.draw(record.data, record.options, canvas, Rect(origin: Point(0, 0), size: size), theme)
     }
     return (png, record)
+}
+
+/// Every view on every model family: the view's example, with the settings
+/// that name SmolLM2's blocks moved to the small checkpoint's last block, a
+/// short dream, and a small neuron sample. No goldens: the check is that
+/// each analysis and drawing succeeds on each family and its figure is a
+/// real PNG with finite data.
+@Suite struct FamilyViewTests {
+    static let root = Paths.tests.appendingPathComponent("LoupeModelTests/Fixtures/reference/families").path
+    static let families = ["llama3-rope", "llama-linear-rope", "mistral", "qwen2", "pythia", "gpt-neox-sequential",
+                           "gemma", "gemma2", "phi3"]
+
+    @Test(arguments: families)
+    func everyViewRenders(family: String) throws {
+        let model = try Model(path: Self.root + "/" + family)
+        for id in BuiltinViews.registry.ids {
+            let view = try BuiltinViews.registry.view(id)
+            var options = view.info.example.options
+            let names = Set(view.info.options.map(\.name))
+            if names.contains("layer") { options["layer"] = String(model.config.layers - 1) }
+            if names.contains("head") { options["head"] = "1" }
+            if names.contains("neuron") { options["neuron"] = "7" }
+            if names.contains("neurons") { options["neurons"] = "12"; options["clusters"] = "3" }
+            if names.contains("steps") { options["steps"] = "4"; options["show"] = "2" }
+            let (png, record) = try render(id, prompt: view.info.example.prompt, options: options, model: model)
+            #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]), "\(family) \(id): not a PNG")
+            #expect(png.count > 1000, "\(family) \(id): an empty figure")
+            let json = String(decoding: try view.encodeRecord(record), as: UTF8.self)
+            #expect(!json.contains("NaN") && !json.contains("Infinity"), "\(family) \(id): non-finite data")
+        }
+    }
 }
 
 @Suite struct RegistryTests {
