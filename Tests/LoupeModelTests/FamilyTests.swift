@@ -21,15 +21,7 @@ import Testing
                         "gemma", "gemma2", "phi3"]
 
     func check(_ name: String, _ actual: [Float]?, _ ref: Any?, _ where_: String) {
-        let expected = flatFloats(ref)
-        guard let actual else { Issue.record("\(where_): \(name) was not recorded"); return }
-        guard actual.count == expected.count else {
-            Issue.record("\(where_): \(name) has \(actual.count) values, reference \(expected.count)")
-            return
-        }
-        if let bad = worstViolation(actual, expected, atol: 1e-4, rtol: 1e-4) {
-            Issue.record("\(where_): \(name)[\(bad.index)] = \(bad.actual), reference \(bad.expected)")
-        }
+        checkClose(name, actual, ref, where_, atol: 1e-4, rtol: 1e-4)
     }
 
     @Test(arguments: families)

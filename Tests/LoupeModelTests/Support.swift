@@ -54,6 +54,20 @@ func flatInts(_ any: Any?) -> [Int] {
     return out
 }
 
+/// Records an issue when `actual` is missing, has another count than the
+/// reference `ref` (nested JSON arrays), or breaks |a − ref| ≤ atol + rtol·|ref|.
+func checkClose(_ name: String, _ actual: [Float]?, _ ref: Any?, _ context: String, atol: Float, rtol: Float) {
+    let expected = flatFloats(ref)
+    guard let actual else { Issue.record("\(context): \(name) was not recorded"); return }
+    guard actual.count == expected.count else {
+        Issue.record("\(context): \(name) has \(actual.count) values, reference \(expected.count)")
+        return
+    }
+    if let bad = worstViolation(actual, expected, atol: atol, rtol: rtol) {
+        Issue.record("\(context): \(name)[\(bad.index)] = \(bad.actual), reference \(bad.expected)")
+    }
+}
+
 /// The largest violation of |a − ref| ≤ atol + rtol·|ref|, as (index, excess); nil when all hold.
 func worstViolation(_ a: [Float], _ ref: [Float], atol: Float, rtol: Float) -> (index: Int, actual: Float, expected: Float)? {
     precondition(a.count == ref.count, "compared arrays have \(a.count) and \(ref.count) values")

@@ -18,15 +18,7 @@ import Testing
     }
 
     func check(_ name: String, _ actual: [Float]?, _ ref: Any?, _ prompt: String) {
-        let expected = flatFloats(ref)
-        guard let actual else { Issue.record("\(prompt): \(name) was not recorded"); return }
-        guard actual.count == expected.count else {
-            Issue.record("\(prompt): \(name) has \(actual.count) values, reference \(expected.count)")
-            return
-        }
-        if let bad = worstViolation(actual, expected, atol: 1e-4, rtol: 1e-4) {
-            Issue.record("\(prompt): \(name)[\(bad.index)] = \(bad.actual), reference \(bad.expected)")
-        }
+        checkClose(name, actual, ref, prompt, atol: 1e-4, rtol: 1e-4)
     }
 
     @Test(arguments: checkpoints)

@@ -126,14 +126,7 @@ extension Model {
                             window: c.slidingWindows[l])
             record(.pattern(l), pattern)
             record(.z(l), z)
-            var attnRaw: [Float] = []
-            if let postNorm = b.postAttnNorm {
-                project(z, b.wo, b.bo, into: &raw, rows: t, in: qDim, out: d)
-                attnRaw = raw
-                norm(raw, postNorm, nil, into: &attnOut, rows: t)
-            } else {
-                project(z, b.wo, b.bo, into: &attnOut, rows: t, in: qDim, out: d)
-            }
+            let attnRaw = output(z, b.wo, b.bo, postNorm: b.postAttnNorm, scratch: &raw, into: &attnOut, rows: t, in: qDim)
             record(.attnOut(l), attnOut)
             if !c.parallelResidual {
                 for i in 0 ..< t * d { x[i] += attnOut[i] }
@@ -163,14 +156,7 @@ extension Model {
                 try finite(post, .mlpPost(l), width: m)
                 break
             }
-            var mlpRaw: [Float] = []
-            if let postNorm = b.postMLPNorm {
-                project(post, b.wDown, b.bDown, into: &raw, rows: t, in: m, out: d)
-                mlpRaw = raw
-                norm(raw, postNorm, nil, into: &out, rows: t)
-            } else {
-                project(post, b.wDown, b.bDown, into: &out, rows: t, in: m, out: d)
-            }
+            let mlpRaw = output(post, b.wDown, b.bDown, postNorm: b.postMLPNorm, scratch: &raw, into: &out, rows: t, in: m)
             if keepTape {
                 tape.append(BlockTape(xIn: xIn, q: q, k: k, v: v, pattern: pattern, mlpIn: mlpIn, pre: pre,
                                       up: b.wGate == nil ? [] : up, post: post, attnRaw: attnRaw, mlpRaw: mlpRaw))
@@ -206,6 +192,20 @@ extension Model {
         } else {
             rmsNorm(x, weight, &y, rows: t, dim: d, eps: eps)
         }
+    }
+
+    /// A branch's output projection into y [T, d], then its post-norm if it
+    /// has one (Gemma 2); returns the projection before the norm (for the
+    /// backward pass), or nothing without a norm.
+    func output(_ x: [Float], _ w: [Float], _ bias: [Float]?, postNorm: [Float]?, scratch: inout [Float],
+                into y: inout [Float], rows t: Int, in n: Int) -> [Float] {
+        guard let postNorm else {
+            project(x, w, bias, into: &y, rows: t, in: n, out: config.dModel)
+            return []
+        }
+        project(x, w, bias, into: &scratch, rows: t, in: n, out: config.dModel)
+        norm(scratch, postNorm, nil, into: &y, rows: t)
+        return scratch
     }
 
     func project(_ x: [Float], _ w: [Float], _ bias: [Float]?, into y: inout [Float], rows t: Int, in n: Int, out m: Int) {
