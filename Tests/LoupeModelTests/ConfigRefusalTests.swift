@@ -9,7 +9,7 @@ import Testing
     /// Loads a copy of a family fixture whose config.json is edited by `edit`,
     /// and returns the error's message (nil when it loads).
     func message(_ family: String, _ edit: (inout [String: Any]) -> Void) throws -> String? {
-        let source = FamilyTests.root + "/" + family
+        let source = family == "tiny-gpt2" ? Fixtures.tiny + "/tiny-gpt2" : FamilyTests.root + "/" + family
         let folder = try Fixtures.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         for f in ["model.safetensors", "tokenizer.json", "tokenizer_config.json"] {
@@ -54,6 +54,21 @@ import Testing
         ("pythia", "a rotated fraction that is not even", { $0["rotary_pct"] = 0.2 }, ["partial_rotary_factor"]),
         ("phi3", "longrope", { $0["rope_scaling"] = ["type": "longrope", "short_factor": [1.0], "long_factor": [1.0]] }, ["rope_scaling"]),
         ("phi3", "grouped heads that do not divide", { $0["num_key_value_heads"] = 3 }, ["key-value head count"]),
+        ("llama3-rope", "pruned heads", { $0["pruned_heads"] = ["0": [1]] }, ["pruned_heads"]),
+        ("llama3-rope", "cross attention", { $0["add_cross_attention"] = true }, ["add_cross_attention"]),
+        ("llama3-rope", "a nonsensical tensor split", { $0["pretraining_tp"] = 0 }, ["pretraining_tp"]),
+        ("llama-linear-rope", "a llama3 factor on linear scaling", {
+            $0["rope_parameters"] = ["rope_type": "linear", "rope_theta": 10000.0, "factor": 2.5, "low_freq_factor": 1.0]
+        }, ["rope_parameters.low_freq_factor", "absent for rope type 'linear'"]),
+        ("pythia", "two rotated fractions", { $0["partial_rotary_factor"] = 0.5 }, ["rotated fraction"]),
+        ("pythia", "no attention biases", { $0["attention_bias"] = false }, ["attention_bias"]),
+        ("qwen2", "no attention biases", { $0["attention_bias"] = false }, ["attention_bias"]),
+        ("gemma", "another activation", { $0["hidden_act"] = "relu" }, ["hidden_act", "'relu'"]),
+        ("gemma2", "a negative scalar", { $0["query_pre_attn_scalar"] = -4 }, ["query_pre_attn_scalar"]),
+        ("tiny-gpt2", "per-layer attention scaling", { $0["scale_attn_by_inverse_layer_idx"] = true }, ["scale_attn_by_inverse_layer_idx"]),
+        ("tiny-gpt2", "unscaled attention", { $0["scale_attn_weights"] = false }, ["scale_attn_weights"]),
+        ("tiny-gpt2", "another activation", { $0["activation_function"] = "relu" }, ["activation_function"]),
+        ("tiny-gpt2", "two context lengths", { $0["n_ctx"] = 64 }, ["n_ctx"]),
     ]
 
     @Test(arguments: 0 ..< cases.count)
