@@ -72,6 +72,16 @@ public struct AttentionView: ViewPlugin {
         /// mode=scores: the score and its value [layers][heads] (nil where undefined).
         public var score: Score?
         public var scores: [[Double?]]?
+        /// Per block, the sliding window (a query sees the `window` keys up to
+        /// itself), nil for full causal attention; absent in older records.
+        public var windows: [Int?]?
+
+        /// Whether `query` can attend to `key` in `block` (causal, and inside its window).
+        public func visible(block: Int, query: Int, key: Int) -> Bool {
+            guard key <= query else { return false }
+            guard let windows, windows.indices.contains(block), let w = windows[block] else { return true }
+            return query - key < w
+        }
     }
 
     public func analyze(_ input: AnalysisInput, options: Options) throws -> Data {
@@ -89,6 +99,7 @@ public struct AttentionView: ViewPlugin {
             (0 ..< t).map { q in Array(p.data[(h * t + q) * t ..< (h * t + q + 1) * t]) }
         }
         var data = Data(tokens: input.tokens, mode: options.mode, layers: c.layers, heads: c.heads, kvHeads: c.kvHeads)
+        data.windows = c.slidingWindows.contains { $0 != nil } ? c.slidingWindows : nil
         switch options.mode {
         case .head:
             guard (0 ..< c.layers).contains(options.layer) else {
@@ -109,8 +120,9 @@ public struct AttentionView: ViewPlugin {
             data.score = options.score
             data.scores = try (0 ..< c.layers).map { l in
                 let p = try pattern(l)
+                let window = c.slidingWindows[l]
                 return (0 ..< c.heads).map { h in
-                    let s = Self.score(options.score, pattern: matrix(p, h), ids: input.ids)
+                    let s = Self.score(options.score, pattern: matrix(p, h), ids: input.ids, window: window)
                     return s.isFinite ? s : nil
                 }
             }
@@ -120,15 +132,19 @@ public struct AttentionView: ViewPlugin {
 
     /// A head score from one pattern [query][key]; NaN when the prompt has no
     /// position the score is defined at (induction without a repeated token).
-    static func score(_ score: Score, pattern f: [[Float]], ids: [Int]) -> Double {
+    /// In a block with a sliding `window`, a query counts only where the key
+    /// the score measures is inside its window: a key it cannot see is not
+    /// evidence that the head ignores it.
+    static func score(_ score: Score, pattern f: [[Float]], ids: [Int], window: Int? = nil) -> Double {
         let a = f.map { $0.map(Double.init) }
         let t = a.count
+        func sees(_ q: Int, _ k: Int) -> Bool { window.map { q - k < $0 } ?? true }
         var sum = 0.0, n = 0
         switch score {
         case .previousToken:
-            for q in 1 ..< max(1, t) { sum += a[q][q - 1]; n += 1 }
+            for q in 1 ..< max(1, t) where sees(q, q - 1) { sum += a[q][q - 1]; n += 1 }
         case .firstToken:
-            for q in 1 ..< max(1, t) { sum += a[q][0]; n += 1 }
+            for q in 1 ..< max(1, t) where sees(q, 0) { sum += a[q][0]; n += 1 }
         case .entropy:
             for q in 0 ..< t {
                 sum -= a[q][0 ... q].reduce(0) { $1 > 0 ? $0 + $1 * log($1) : $0 }
@@ -138,7 +154,7 @@ public struct AttentionView: ViewPlugin {
             // Weight from q onto every position j + 1 where ids[j] == ids[q] and
             // j < q − 1 (so the target j + 1 lies strictly before q).
             for q in 1 ..< max(1, t) {
-                let targets = (0 ..< q - 1).filter { ids[$0] == ids[q] }.map { $0 + 1 }
+                let targets = (0 ..< q - 1).filter { ids[$0] == ids[q] }.map { $0 + 1 }.filter { sees(q, $0) }
                 guard !targets.isEmpty else { continue }
                 sum += Set(targets).reduce(0) { $0 + a[q][$1] }
                 n += 1
@@ -152,7 +168,9 @@ public struct AttentionView: ViewPlugin {
     func headMap(_ data: Data, options: Options) -> Heatmap {
         let p = data.pattern ?? []
         let t = p.count
-        let values = (0 ..< t).map { q in (0 ..< t).map { k in k <= q ? Double(p[q][k]) : .nan } }
+        // Keys the query cannot attend to (later ones, and those outside a sliding window) are masked.
+        let block = data.layer ?? 0
+        let values = (0 ..< t).map { q in (0 ..< t).map { k in data.visible(block: block, query: q, key: k) ? Double(p[q][k]) : .nan } }
         let text = options.annotate ? values.map { $0.map { $0.isNaN ? "" : String(format: "%.2f", $0) } } : nil
         let labels = data.tokens.map(TokenText.visible)
         let title = options.title.isEmpty ? "block \(data.layer ?? 0), head \(data.head ?? 0)" : options.title
@@ -178,8 +196,8 @@ public struct AttentionView: ViewPlugin {
 
     func grid(_ data: Data, options: Options) -> SmallMultiples {
         let t = data.tokens.count
-        let panels = (data.patterns ?? []).map { heads in
-            heads.map { p in (0 ..< t).map { q in (0 ..< t).map { k in k <= q ? p[q][k] : Float.nan } } }
+        let panels = (data.patterns ?? []).enumerated().map { l, heads in
+            heads.map { p in (0 ..< t).map { q in (0 ..< t).map { k in data.visible(block: l, query: q, key: k) ? p[q][k] : Float.nan } } }
         }
         return SmallMultiples(
             panels: panels, rowLabels: (0 ..< data.layers).map { "\($0)" }, columnLabels: (0 ..< data.heads).map { "\($0)" },

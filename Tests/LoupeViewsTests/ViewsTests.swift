@@ -74,6 +74,28 @@ func drawPNG(_ record: FigureRecord, view: RegisteredView, theme: Theme = .light
     }
 }
 
+extension FamilyViewTests {
+    /// In a sliding-window block, keys outside the window are masked in the
+    /// figure like later keys, and head scores count only queries that can
+    /// see the key they measure: the first-token score of Mistral's window-5
+    /// heads is the mean over queries 1–4 of their weight on position 0.
+    @Test func slidingWindowsInAttention() throws {
+        let model = try Model(path: Self.root + "/mistral")
+        let prompt = "The cat sat on the mat, and then it sat on the hat."
+        let (_, record) = try render("attention", prompt: prompt, options: ["mode": "scores", "score": "first-token"], model: model)
+        let data = try #require(record.data as? AttentionView.Data)
+        #expect(data.windows == [5, 5])
+        let ids = model.tokenize(prompt)
+        #expect(ids.count > 10)
+        let pattern = try #require(try model.forward(ids).cache[.pattern(1)]).data
+        let t = ids.count
+        let expected = (1 ..< 5).map { q in Double(pattern[(0 * t + q) * t]) }.reduce(0, +) / 4
+        let score = try #require(data.scores?[1][0])
+        #expect(abs(score - expected) < 1e-6, "first-token score \(score), expected \(expected)")
+        #expect(!data.visible(block: 1, query: 9, key: 4) && data.visible(block: 1, query: 9, key: 5))
+    }
+}
+
 @Suite struct RegistryTests {
     /// Every folder under Plugins/ is a module whose `<Folder>View` is in the built-in list.
     @Test func everyPluginFolderIsRegistered() throws {
