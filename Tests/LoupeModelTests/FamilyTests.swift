@@ -150,7 +150,7 @@ import Testing
         #expect(tokenizer.preTokenizer == expected)
         let ref = try Fixtures.json(folder + "/reference.json")
         let cases = try #require(ref["cases"] as? [[String: Any]])
-        #expect(cases.count == 214)
+        #expect(cases.count == 216)
         var wrong = 0
         for c in cases {
             let text = try #require(c["text"] as? String)
@@ -174,5 +174,22 @@ import Testing
                 ["type": "ByteLevel", "use_regex": false]]], path: "t.json")
         }
         #expect(throws: ModelError.self) { try HuggingFaceLoader.normalizesNFC(["type": "NFKC"], path: "t.json") }
+    }
+
+    /// An added token that strips spaces around it matches where Loupe would not: refused.
+    @Test func strippingAddedTokensAreRefused() throws {
+        let folder = try Fixtures.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var json = try Fixtures.json(Fixtures.reference + "/pretokenizers/llama-bpe/tokenizer.json")
+        var added = try #require(json["added_tokens"] as? [[String: Any]])
+        added[0]["lstrip"] = true
+        json["added_tokens"] = added
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: folder + "/tokenizer.json"))
+        do {
+            _ = try HuggingFaceLoader.tokenizerFromJSON(folder: folder, modelConfig: [:])
+            Issue.record("an lstrip added token was accepted")
+        } catch let error as ModelError {
+            #expect(error.description.contains("lstrip"))
+        }
     }
 }

@@ -138,6 +138,10 @@ enum HuggingFaceLoader {
         var added: [(String, Int, Bool)] = []
         for entry in json["added_tokens"] as? [[String: Any]] ?? [] {
             if let content = entry["content"] as? String, let id = entry["id"] as? Int {
+                // These change where an added token matches; Loupe matches the text exactly.
+                for flag in ["lstrip", "rstrip", "single_word"] where entry[flag] as? Bool == true {
+                    throw ModelError.badTokenizer(path: path, detail: "added token \(quoted(content)) has \(flag), which Loupe does not implement")
+                }
                 added.append((content, id, entry["special"] as? Bool ?? false))
             }
         }
@@ -168,8 +172,10 @@ enum HuggingFaceLoader {
         }
         let nfc = try normalizesNFC(json["normalizer"], path: path)
         let pre = try preTokenizer(json["pre_tokenizer"] as? [String: Any], path: path)
-        var specials: [String: Int] = [:]
-        for (p, id, special) in added where special { specials[p] = id }
+        var specials: [String: Int] = [:], plainAdded: [String: Int] = [:]
+        for (p, id, special) in added where id >= 0 {
+            if special { specials[p] = id } else { plainAdded[p] = id }
+        }
 
         // BOS: tokenizer_config.json's bos_token, else config.json's bos_token_id.
         var bos = modelConfig["bos_token_id"] as? Int
@@ -179,7 +185,7 @@ enum HuggingFaceLoader {
             if let e = tc["eos_token"] as? String, let id = vocab[e] ?? specials[e] { eos = id }
         }
         return try Tokenizer(pieces: pieces, merges: merges, preTokenizer: pre, specialTokens: specials,
-                             bosId: bos, eosId: eos, ignoreMerges: model["ignore_merges"] as? Bool ?? false,
+                             addedTokens: plainAdded, bosId: bos, eosId: eos, ignoreMerges: model["ignore_merges"] as? Bool ?? false,
                              normalizesNFC: nfc, source: path)
     }
 

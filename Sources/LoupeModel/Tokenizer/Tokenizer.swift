@@ -11,6 +11,10 @@ public struct Tokenizer: Sendable {
     public let preTokenizer: PreTokenizer
     /// Ids of control tokens (matched in text only when asked to), by their text.
     public let specialTokens: [String: Int]
+    /// Ids of added tokens that are not special (Pythia's runs of spaces), by
+    /// their text: matched in text always, before splitting, as Hugging Face
+    /// tokenizers matches them.
+    public let addedTokens: [String: Int]
     public let bosId: Int?
     public let eosId: Int?
     /// When a whole word is in the vocabulary, take it without merging (Llama 3).
@@ -31,8 +35,9 @@ public struct Tokenizer: Sendable {
 
     /// Builds a tokenizer; `merges` are pairs of vocabulary strings in rank order.
     public init(pieces: [String], merges: [(String, String)], preTokenizer: PreTokenizer,
-                specialTokens: [String: Int], bosId: Int?, eosId: Int?, ignoreMerges: Bool = false,
-                normalizesNFC: Bool = false, source: String) throws {
+                specialTokens: [String: Int], addedTokens: [String: Int] = [:], bosId: Int?, eosId: Int?,
+                ignoreMerges: Bool = false, normalizesNFC: Bool = false, source: String) throws {
+        self.addedTokens = addedTokens
         self.normalizesNFC = normalizesNFC
         self.pieces = pieces
         self.preTokenizer = preTokenizer
@@ -88,9 +93,10 @@ public struct Tokenizer: Sendable {
     private enum Segment { case text(String), special(Int) }
 
     private func segments(_ text: String, parseSpecial: Bool) -> [Segment] {
-        guard parseSpecial, !specialTokens.isEmpty else { return [.text(text)] }
-        // Longest match first, so that one control token's text containing another's wins.
-        let specials = specialTokens.sorted { $0.key.count > $1.key.count }
+        let matched = parseSpecial ? specialTokens.merging(addedTokens) { a, _ in a } : addedTokens
+        guard !matched.isEmpty else { return [.text(text)] }
+        // Longest match first, so that one token's text containing another's wins.
+        let specials = matched.sorted { $0.key.count > $1.key.count || ($0.key.count == $1.key.count && $0.key < $1.key) }
         var result: [Segment] = []
         var rest = Substring(text)
         var pending = ""

@@ -45,6 +45,7 @@ EXTRA = [
     "👨‍👩‍👧‍👦 family", "Привет, мир!", "مرحبا بالعالم", "नमस्ते दुनिया", "mixed Latin中文и кириллица",
     "tabs\tand\nnewlines\r\n\r\nend", "   leading", "trailing   ", "a  \n  b", "e\u0301 cafe\u0301",
     "Ａｂｃ full width", "...!!!???", "foo_bar-baz/qux", "\u00a0nbsp\u2003em", "$100.00 & 50%",
+    "def f():\n    return  1        # eight", "a   b     c",
 ]
 
 
@@ -65,6 +66,10 @@ def main():
         trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=["<|endoftext|>"],
                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
         tok.train_from_iterator(training_text(), trainer)
+        if name == "gpt-neox":
+            # Like GPT-NeoX-20B's tokenizer: runs of spaces as added tokens that
+            # are not special, which tokenizers matches in the text before splitting.
+            tok.add_tokens([tokenizers.AddedToken(" " * n, normalized=True) for n in (2, 4, 8)])
         folder = os.path.join(OUT, name)
         os.makedirs(folder, exist_ok=True)
         tok.save(os.path.join(folder, "tokenizer.json"))
