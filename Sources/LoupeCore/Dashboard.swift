@@ -157,7 +157,7 @@ public struct Dashboard: Sendable {
     }
 
     /// Panels already analysed (for programs that keep records, and tests).
-    init(spec: DashboardSpec, prompt: String, records: [FigureRecord]) {
+    public init(spec: DashboardSpec, prompt: String, records: [FigureRecord]) {
         self.spec = spec; self.prompt = prompt; self.records = records
     }
 

@@ -67,20 +67,42 @@ public enum Golden {
     /// The share of differing pixels allowed.
     public static let pixelShare = 0.004
 
-    public static var recording: Bool { ProcessInfo.processInfo.environment["LOUPE_RECORD_GOLDENS"] == "1" }
+    /// Whether the golden `name` is recorded instead of compared:
+    /// `LOUPE_RECORD_GOLDENS=1` records every golden; a comma-separated list
+    /// of names, each possibly with `*` (`example-*,logit-lens-entropy`),
+    /// records just those.
+    public static func records(_ name: String) -> Bool {
+        guard let value = ProcessInfo.processInfo.environment["LOUPE_RECORD_GOLDENS"], !value.isEmpty, value != "0" else { return false }
+        if value == "1" { return true }
+        return value.split(separator: ",").contains { pattern in matches(String(pattern).trimmingCharacters(in: .whitespaces), name) }
+    }
+
+    /// `*`-only glob matching.
+    static func matches(_ pattern: String, _ name: String) -> Bool {
+        let parts = pattern.split(separator: "*", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count > 1 else { return pattern == name }
+        var rest = Substring(name)
+        guard rest.hasPrefix(parts[0]) else { return false }
+        rest = rest.dropFirst(parts[0].count)
+        for part in parts.dropFirst().dropLast() {
+            guard let r = rest.range(of: part) else { return false }
+            rest = rest[r.upperBound...]
+        }
+        return rest.hasSuffix(parts[parts.count - 1])
+    }
 
     /// Compares `png` with the golden `name` next to `file`; throws a message
     /// naming the files to look at when they differ.
     public static func check(_ png: Data, named name: String, file: String = #filePath) throws {
         let folder = URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent("__Snapshots__")
         let reference = folder.appendingPathComponent(name + ".png")
-        if recording {
+        if records(name) {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             try png.write(to: reference)
             return
         }
         guard let expectedData = FileManager.default.contents(atPath: reference.path) else {
-            throw GoldenError.mismatch("no golden image '\(reference.path)': run the tests with LOUPE_RECORD_GOLDENS=1 to record it, then look at it")
+            throw GoldenError.mismatch("no golden image '\(reference.path)': run the tests with LOUPE_RECORD_GOLDENS=\(name) to record it, then look at it")
         }
         let actual = try DecodedPNG(png), expected = try DecodedPNG(expectedData)
         let failures = URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -31,6 +31,24 @@ func render(_ id: String, prompt: String, ids: [Int]? = nil, options: [String: S
     return (try drawPNG(record, view: view, theme: theme, width: width), record)
 }
 
+/// A golden of drawing: the figure drawn from the record committed beside the
+/// golden (`__Snapshots__/NAME.json`), never from the live analysis, which
+/// depends on the CPU's BLAS kernels (a deep dream's trajectory, a k-means
+/// clustering and its tags can change with the summation order). The live
+/// analysis is checked numerically by each test. Recording a golden
+/// (`LOUPE_RECORD_GOLDENS=NAME`) writes the live record as its data first.
+/// Goldens drawn from the same analysis in several themes share one `data` file.
+func checkDrawing(_ live: FigureRecord, named name: String, data: String? = nil, theme: Theme = .light, width: Double? = nil) throws {
+    let view = try BuiltinViews.registry.view(live.view)
+    let dataFile = Paths.tests.appendingPathComponent("LoupeViewsTests/__Snapshots__/\(data ?? name).json").path
+    if Golden.records(name) { try view.encodeRecord(live).write(to: URL(fileURLWithPath: dataFile)) }
+    guard let committed = FileManager.default.contents(atPath: dataFile) else {
+        Issue.record("no data for golden '\(name)' ('\(dataFile)'): run the tests with LOUPE_RECORD_GOLDENS=\(name) to record it")
+        return
+    }
+    try Golden.check(try drawPNG(try view.decodeRecord(committed), view: view, theme: theme, width: width), named: name)
+}
+
 /// Draws a record as `loupe render` and `loupe redraw` do, at 100 dpi.
 func drawPNG(_ record: FigureRecord, view: RegisteredView, theme: Theme = .light, width: Double? = nil) throws -> Data {
     let id = view.info.id
@@ -118,17 +136,7 @@ extension FamilyViewTests {
         let (live, record) = try render(id, prompt: view.info.example.prompt, options: view.info.example.options)
         #expect(live.starts(with: [0x89, 0x50, 0x4E, 0x47]) && live.count > 1000)
         #expect(record.view == id)
-        // The golden is of drawing, from the example's data committed beside
-        // it: the live analysis depends on the CPU's BLAS kernels (a deep
-        // dream's trajectory diverges between them), and is checked
-        // numerically by the view's own tests. Record mode rewrites the data.
-        let dataFile = Paths.tests.appendingPathComponent("LoupeViewsTests/__Snapshots__/example-\(id).json").path
-        if Golden.recording { try view.encodeRecord(record).write(to: URL(fileURLWithPath: dataFile)) }
-        guard let committed = FileManager.default.contents(atPath: dataFile) else {
-            Issue.record("no example data '\(dataFile)': run the tests with LOUPE_RECORD_GOLDENS=1 to record it")
-            return
-        }
-        try Golden.check(try drawPNG(try view.decodeRecord(committed), view: view), named: "example-\(id)")
+        try checkDrawing(record, named: "example-\(id)")
         // Every option documented has a default that resolves.
         for doc in view.info.options where doc.kind != .string {
             _ = try view.resolveOptions([doc.name: doc.defaultValue])
@@ -196,14 +204,14 @@ extension FamilyViewTests {
     @Test func metricsStrideRangeAndFlip() throws {
         let prompt = "The Eiffel Tower is located in the city of"
         for metric in LogitLensView.Metric.allCases {
-            let (png, record) = try render("logit-lens", prompt: prompt, options: ["metric": metric.rawValue, "stride": "4", "first": "2", "last": "-2", "flip": "true"])
+            let (_, record) = try render("logit-lens", prompt: prompt, options: ["metric": metric.rawValue, "stride": "4", "first": "2", "last": "-2", "flip": "true"])
             let data = try #require(record.data as? LogitLensView.Data)
             #expect(data.layers == [0, 4, 8, 12, 16, 20, 24, 28, 30], "the last layer is always kept")
             #expect(data.positions.first == 2 && data.positions.last == data.tokens.count + 1)
             #expect(data.values.count == data.layers.count)
             if metric == .targetRank { #expect(data.values.joined().compactMap { $0 }.allSatisfy { $0 >= 1 }) }
             if metric == .klFinal { #expect(data.values.last!.allSatisfy { abs($0 ?? 1) < 1e-6 }, "KL of the final layer to itself") }
-            try Golden.check(png, named: "logit-lens-\(metric.rawValue)")
+            try checkDrawing(record, named: "logit-lens-\(metric.rawValue)")
         }
     }
 }
@@ -247,9 +255,10 @@ extension FamilyViewTests {
     func modesRenderInEveryTheme(mode: String) throws {
         let prompt = "東京 is the capital of Japan; Paris is the capital of France. 東京 is the capital of"
         for theme in [Theme.light, .paper] {
-            let (png, _) = try render("attention", prompt: prompt, options: ["mode": mode, "layer": "17", "head": "4", "annotate": mode == "grid" ? "false" : "true"],
-                                      theme: theme, width: theme == .paper ? 6.75 * 72 : nil)
-            try Golden.check(png, named: "attention-\(mode)-\(theme.name)")
+            let width = theme == .paper ? 6.75 * 72 : nil
+            let (_, record) = try render("attention", prompt: prompt, options: ["mode": mode, "layer": "17", "head": "4", "annotate": mode == "grid" ? "false" : "true"],
+                                         theme: theme, width: width)
+            try checkDrawing(record, named: "attention-\(mode)-\(theme.name)", data: "attention-\(mode)", theme: theme, width: width)
         }
     }
 
@@ -269,14 +278,14 @@ extension FamilyViewTests {
         let model = try smollm2.get()
         let ids = Array(model.tokenize(Self.hundredTokens).prefix(100))
         #expect(ids.count == 100)
-        let (png, _) = try render("logit-lens", prompt: "100 tokens", ids: ids, options: ["stride": "3"], theme: .paper, width: 6.75 * 72)
-        try Golden.check(png, named: "logit-lens-100-tokens-paper")
+        let (_, record) = try render("logit-lens", prompt: "100 tokens", ids: ids, options: ["stride": "3"], theme: .paper, width: 6.75 * 72)
+        try checkDrawing(record, named: "logit-lens-100-tokens-paper", theme: .paper, width: 6.75 * 72)
     }
 
     @Test func nonLatinAndLongTokens() throws {
         let prompt = "Привет, 東京タワー! مرحبا بالعالم — supercalifragilisticexpialidocious 🙂\n\tend"
-        let (png, _) = try render("logit-lens", prompt: prompt)
-        try Golden.check(png, named: "logit-lens-scripts")
+        let (_, record) = try render("logit-lens", prompt: prompt)
+        try checkDrawing(record, named: "logit-lens-scripts")
     }
 }
 
@@ -369,10 +378,10 @@ extension FamilyViewTests {
     }
 
     @Test func kMeansAndMaxImportance() throws {
-        let (png, record) = try render("neuron-clusters", prompt: "", options: ["neurons": "24", "clusters": "3", "method": "kmeans", "importance": "max"])
+        let (_, record) = try render("neuron-clusters", prompt: "", options: ["neurons": "24", "clusters": "3", "method": "kmeans", "importance": "max"])
         let data = try #require(record.data as? NeuronClustersView.Data)
         #expect(data.merges.isEmpty && Set(data.clusters).count == 3)
-        try Golden.check(png, named: "neuron-clusters-kmeans")
+        try checkDrawing(record, named: "neuron-clusters-kmeans")
     }
 
     @Test func badPromptSetsNameTheLine() throws {
@@ -440,13 +449,25 @@ extension FamilyViewTests {
         let model = try smollm2.get()
         let prompt = try #require(spec.prompt)
         let input = try AnalysisInput(model: model, prompt: prompt, ids: model.tokenize(prompt), hooks: spec.hooks)
-        let dashboard = try Dashboard(spec: spec, input: input)
+        let live = try Dashboard(spec: spec, input: input)
+        // The golden is drawn from the panels' records committed beside it
+        // (see checkDrawing), recorded from the live analyses on request.
+        let name = "dashboard-eiffel-paper"
+        let dataFile = Paths.tests.appendingPathComponent("LoupeViewsTests/__Snapshots__/\(name).json").path
+        if Golden.records(name) {
+            let encoded = try zip(live.records, spec.panels).map { r, p in try JSONSerialization.jsonObject(with: try p.view.encodeRecord(r)) }
+            try JSONSerialization.data(withJSONObject: encoded, options: [.sortedKeys]).write(to: URL(fileURLWithPath: dataFile))
+        }
+        let stored = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dataFile))) as? [Any])
+        let records = try zip(stored, spec.panels).map { r, p in try p.view.decodeRecord(try JSONSerialization.data(withJSONObject: r)) }
+        #expect(records.count == spec.panels.count)
+        let dashboard = Dashboard(spec: spec, prompt: prompt, records: records)
         let layout = try dashboard.layout(measure: try Canvas.measuring())
         #expect(abs(layout.page.width - 6.75 * 72) < 1e-6 && abs(layout.page.height - 6.5 * 72) < 1e-6)
         let png = try FigureWriter.png(size: layout.page, dpi: spec.dpi, metadata: FigureMetadata(title: "eiffel", software: "tests")) { canvas in
             try dashboard.draw(canvas, layout: layout)
         }
-        try Golden.check(png, named: "dashboard-eiffel-paper")
+        try Golden.check(png, named: name)
     }
 
     /// Every view's example exports hit regions, all inside its figure.
