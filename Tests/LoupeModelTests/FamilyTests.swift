@@ -80,6 +80,34 @@ import Testing
         }
     }
 
+    /// Gradients at the hook points, of the logit objective on the short
+    /// prompt, against autograd's retained float64 gradients of the same
+    /// tensors in transformers: resid_pre, pattern, z, mlp.hook_pre, mlp.hook_post
+    /// of every block, each within 1e-4 relative L2.
+    @Test(arguments: families)
+    func hookGradientsMatchAutograd(family: String) throws {
+        let model = try Model(path: Self.root + "/" + family)
+        let ref = try Fixtures.json(Self.root + "/" + family + "/reference.json")
+        let hooks = try #require((ref["grads"] as? [String: Any])?["hooks"] as? [String: Any])
+        let prompts = try #require(ref["prompts"] as? [[String: Any]])
+        let prompt = try #require(prompts.first { ($0["name"] as? String) == hooks["prompt"] as? String })
+        let ids = flatInts(prompt["ids"])
+        let g = try model.gradient(of: .logit(token: 42, position: ids.count - 1), ids: ids, hooks: .all)
+        let points: [(String, (Int) -> HookPoint)] = [("resid_pre", HookPoint.residPre), ("pattern", HookPoint.pattern),
+                                                      ("z", HookPoint.z), ("mlp_pre", HookPoint.mlpPre), ("mlp_post", HookPoint.mlpPost)]
+        for (key, hook) in points {
+            let perLayer = try #require(hooks[key] as? [Any], "\(family): no \(key)")
+            #expect(perLayer.count == model.config.layers)
+            for l in 0 ..< model.config.layers {
+                let actual = try #require(g.hooks[hook(l)], "\(family): no gradient at \(hook(l).name)")
+                let expected = flatFloats(perLayer[l])
+                #expect(actual.count == expected.count, "\(family) \(hook(l).name): \(actual.count) values, reference \(expected.count)")
+                let err = relativeL2(actual.data, expected)
+                #expect(err < 1e-4, "\(family) \(hook(l).name): relative L2 error \(err)")
+            }
+        }
+    }
+
     /// The GGUF copy computes what the checkpoint computes, or where GGUF
     /// cannot say what the checkpoint says (gemma2's query_pre_attn_scalar,
     /// qwen2's windows), what transformers computes without that setting.

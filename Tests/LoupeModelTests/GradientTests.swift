@@ -177,11 +177,13 @@ struct TestRandom {
         #expect(err <= 1e-4, "relative L2 \(err)")
     }
 
-    /// Every hook gradient the backward pass reports is d objective / d hook:
+    /// The embedding gradient of whole models, for three kinds of objective:
     /// checked by nudging the embeddings along a random direction u and
     /// comparing the change of the objective with ⟨grad, u⟩ (central
     /// differences of the Float32 objective; its rounding, ~1e-6 relative,
-    /// divided by the step bounds the agreement at 2e-3).
+    /// divided by the step bounds the agreement at 2e-3). The gradients at
+    /// the other hook points are checked against float64 autograd in
+    /// FamilyTests.hookGradientsMatchAutograd.
     @Test(arguments: ["tiny-gpt2", "tiny-llama"])
     func wholeModelAgainstFiniteDifferences(checkpoint: String) throws {
         let model = try Model(path: Fixtures.tiny + "/" + checkpoint)

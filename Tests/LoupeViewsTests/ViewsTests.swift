@@ -141,6 +141,11 @@ extension FamilyViewTests {
         for doc in view.info.options where doc.kind != .string {
             _ = try view.resolveOptions([doc.name: doc.defaultValue])
         }
+        // ...and the documented defaults, all given, are the options `Options()` holds.
+        let documented = Dictionary(uniqueKeysWithValues: view.info.options.map { ($0.name, $0.defaultValue) })
+        let given = String(decoding: try view.optionsJSON(try view.resolveOptions(documented)), as: UTF8.self)
+        let defaults = String(decoding: try view.optionsJSON(try view.resolveOptions([:])), as: UTF8.self)
+        #expect(given == defaults, "\(id): documented defaults \(given), Options() \(defaults)")
     }
 
     @Test func optionErrorsNameTheViewKeyAndAllowedValues() throws {
@@ -343,6 +348,18 @@ extension FamilyViewTests {
         #expect(data.steps.filter { $0.tokens != nil }.map(\.step) == [0, 6, 12])
         #expect(data.best.activation >= data.steps[0].projected)
         #expect(data.best.ids.count == 4)
+        // "best" is the highest projected activation of any step, the ascent
+        // found one above the start, and the number is the model's own: a
+        // fresh forward pass of BOS + the best tokens gives the same mean of
+        // neuron 100 of block 15 (the view's defaults) over the free positions.
+        #expect(data.best.activation == data.steps.map(\.projected).max())
+        #expect(data.best.activation > data.steps[0].projected, "no step beat the start: \(data.steps.map(\.projected))")
+        let model = try smollm2.get()
+        let ids = [model.tokenizer.bosId ?? 0] + data.best.ids
+        let post = try #require(try model.forward(ids, hooks: .matching(["blocks.15.mlp.hook_post"]), lastBlock: 15).cache[.mlpPost(15)])
+        let m = model.config.dMLP
+        let rerun = (1 ..< ids.count).map { Double(post.data[$0 * m + 100]) }.reduce(0, +) / Double(ids.count - 1)
+        #expect(abs(rerun - data.best.activation) < 1e-6, "re-run \(rerun), figure \(data.best.activation)")
     }
 
     @Test func badTargetsAreClearErrors() throws {

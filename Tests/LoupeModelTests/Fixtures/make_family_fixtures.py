@@ -203,6 +203,16 @@ def run(model, ids=None, embeds=None):
     hooks.append(layers[-1].register_forward_hook(
         lambda m, a, out: last_out.__setitem__("x", out[0] if isinstance(out, tuple) else out)))
     hooks.append(final_norm(inner).register_forward_hook(lambda m, a, out: got.__setitem__("final", out)))
+    # Inputs of the attention output projection (hook_z) and the MLP's
+    # pre-activation (hook_pre: gate, or the up projection without a gate).
+    got["z"], got["pre"] = [], []
+    for layer in layers:
+        attn = getattr(layer, "self_attn", None) or getattr(layer, "attention")
+        o = getattr(attn, "o_proj", None) or getattr(attn, "dense")
+        hooks.append(o.register_forward_pre_hook(lambda m, args: got["z"].append(args[0])))
+        mlp = layer.mlp
+        pre = getattr(mlp, "gate_proj", None) or getattr(mlp, "gate_up_proj", None) or getattr(mlp, "dense_h_to_4h")
+        hooks.append(pre.register_forward_hook(lambda m, a, out: got["pre"].append(out)))
     try:
         kw = dict(output_attentions=True, use_cache=False)
         out = model(input_ids=ids, **kw) if embeds is None else model(inputs_embeds=embeds, **kw)
@@ -307,6 +317,27 @@ def make_family(name, cls_name, args, tokenizer_dir, versions):
         grads[kind] = dict(value=float(f"{float(val):.8g}"), grad_input_embeds=round5(g.numpy()),
                            fd_rel_err=abs(float(fd) - ad) / max(abs(ad), 1e-12))
 
+    # Hook gradients of the logit objective on the first (short) prompt, by
+    # retaining the gradients of the intermediate tensors autograd used.
+    with Float64Islands():
+        ids0 = torch.tensor([prompts[0]["ids"]])
+        e = emb_layer(ids0).detach().clone().requires_grad_(True)
+        out, got = run(f64, embeds=e)
+        tensors = dict(resid_pre=got["resid"][:-1], pattern=list(out.attentions), z=got["z"], mlp_pre=got["pre"],
+                       mlp_post=got["mlp"])
+        for group in tensors.values():
+            for t in group:
+                t.retain_grad()
+        out.logits[0, -1, 42].backward()
+        m = f64.config.intermediate_size
+        hook_grads = {}
+        for key, group in tensors.items():
+            gs = [t.grad[0] for t in group]
+            if key == "mlp_pre":
+                gs = [g[..., :m] for g in gs]  # phi3's fused gate_up: the gate half
+            hook_grads[key] = round5(torch.stack(gs).numpy())
+    grads["hooks"] = dict(prompt=prompts[0]["name"], objective="logit", **hook_grads)
+
     ref = dict(
         meta=dict(family=name, config_class=cls_name, versions=versions, seed=SEED,
                   note="float64 run of transformers' eager modeling code on the fp32 weights, "
@@ -320,7 +351,7 @@ def make_family(name, cls_name, args, tokenizer_dir, versions):
             logit="logits[last position][token 42]"), **grads))
     with open(os.path.join(folder, "reference.json"), "w") as f:
         json.dump(ref, f, separators=(",", ":"))
-    print(f"{name}: f32 vs f64 {worst}; fd checks", {k: v["fd_rel_err"] for k, v in grads.items()})
+    print(f"{name}: f32 vs f64 {worst}; fd checks", {k: v["fd_rel_err"] for k, v in grads.items() if k != "hooks"})
     return folder, f64
 
 
