@@ -82,8 +82,8 @@ import Testing
 
     /// Gradients at the hook points, of the logit objective on the short
     /// prompt, against autograd's retained float64 gradients of the same
-    /// tensors in transformers: resid_pre, pattern, z, mlp.hook_pre, mlp.hook_post
-    /// of every block, each within 1e-4 relative L2.
+    /// tensors in transformers: resid_pre, q, k, v (before rotary), pattern, z,
+    /// mlp.hook_pre and mlp.hook_post of every block, each within 1e-4 relative L2.
     @Test(arguments: families)
     func hookGradientsMatchAutograd(family: String) throws {
         let model = try Model(path: Self.root + "/" + family)
@@ -93,7 +93,8 @@ import Testing
         let prompt = try #require(prompts.first { ($0["name"] as? String) == hooks["prompt"] as? String })
         let ids = flatInts(prompt["ids"])
         let g = try model.gradient(of: .logit(token: 42, position: ids.count - 1), ids: ids, hooks: .all)
-        let points: [(String, (Int) -> HookPoint)] = [("resid_pre", HookPoint.residPre), ("pattern", HookPoint.pattern),
+        let points: [(String, (Int) -> HookPoint)] = [("resid_pre", HookPoint.residPre), ("q", HookPoint.q), ("k", HookPoint.k),
+                                                      ("v", HookPoint.v), ("pattern", HookPoint.pattern),
                                                       ("z", HookPoint.z), ("mlp_pre", HookPoint.mlpPre), ("mlp_post", HookPoint.mlpPost)]
         for (key, hook) in points {
             let perLayer = try #require(hooks[key] as? [Any], "\(family): no \(key)")

@@ -205,9 +205,16 @@ def run(model, ids=None, embeds=None):
     hooks.append(final_norm(inner).register_forward_hook(lambda m, a, out: got.__setitem__("final", out)))
     # Inputs of the attention output projection (hook_z) and the MLP's
     # pre-activation (hook_pre: gate, or the up projection without a gate).
-    got["z"], got["pre"] = [], []
+    got["z"], got["pre"], got["qkv"] = [], [], []
     for layer in layers:
         attn = getattr(layer, "self_attn", None) or getattr(layer, "attention")
+        # hook_q/k/v: the projections' outputs (fused ones are split after the pass).
+        projections = [getattr(attn, n) for n in ("q_proj", "k_proj", "v_proj") if hasattr(attn, n)] or \
+            [getattr(attn, "qkv_proj", None) or getattr(attn, "query_key_value")]
+        entry = []
+        got["qkv"].append(entry)
+        for proj in projections:
+            hooks.append(proj.register_forward_hook(lambda m, a, out, entry=entry: entry.append(out)))
         o = getattr(attn, "o_proj", None) or getattr(attn, "dense")
         hooks.append(o.register_forward_pre_hook(lambda m, args: got["z"].append(args[0])))
         mlp = layer.mlp
@@ -325,7 +332,7 @@ def make_family(name, cls_name, args, tokenizer_dir, versions):
         out, got = run(f64, embeds=e)
         tensors = dict(resid_pre=got["resid"][:-1], pattern=list(out.attentions), z=got["z"], mlp_pre=got["pre"],
                        mlp_post=got["mlp"])
-        for group in tensors.values():
+        for group in list(tensors.values()) + got["qkv"]:
             for t in group:
                 t.retain_grad()
         out.logits[0, -1, 42].backward()
@@ -336,6 +343,24 @@ def make_family(name, cls_name, args, tokenizer_dir, versions):
             if key == "mlp_pre":
                 gs = [g[..., :m] for g in gs]  # phi3's fused gate_up: the gate half
             hook_grads[key] = round5(torch.stack(gs).numpy())
+        # q, k, v per block, [T, heads · head size] each, as Loupe's hook_q/k/v flatten.
+        cfg = f64.config
+        H = cfg.num_attention_heads
+        hd = getattr(cfg, "head_dim", None) or cfg.hidden_size // H
+        kv = getattr(cfg, "num_key_value_heads", None) or H
+        qs, ks, vs = [], [], []
+        for entry in got["qkv"]:
+            if len(entry) == 3:
+                q, k, v = (t.grad[0] for t in entry)
+            elif name.startswith("gpt-neox") or name == "pythia":
+                g = entry[0].grad[0].reshape(-1, H, 3, hd)          # per head: q, k, v
+                q, k, v = (g[:, :, i].reshape(g.shape[0], -1) for i in range(3))
+            else:
+                g = entry[0].grad[0]                                 # [q | k | v]
+                q, k, v = g[:, :H * hd], g[:, H * hd:(H + kv) * hd], g[:, (H + kv) * hd:]
+            qs.append(q); ks.append(k); vs.append(v)
+        for key, group in [("q", qs), ("k", ks), ("v", vs)]:
+            hook_grads[key] = round5(torch.stack(group).numpy())
     grads["hooks"] = dict(prompt=prompts[0]["name"], objective="logit", **hook_grads)
 
     ref = dict(
