@@ -151,8 +151,23 @@ public final class GGUFFile {
             guard let type = GGMLType(rawValue: rawType), let geometry = type.geometry else {
                 throw ModelError.unsupportedTensorType(path: path, tensor: name, type: "\(rawType) (at byte \(typeOffset))")
             }
+            let offsetAt = r.offset
             let offset = try r.read(UInt64.self, "the data offset of '\(name)'")
-            let elements = dims.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
+            // Sizes from the file are checked before any arithmetic that could overflow:
+            // no tensor can hold more bytes than the file has.
+            guard offset <= UInt64(file.bytes.count) else {
+                throw ModelError.corrupt(path: path, offset: offsetAt,
+                                         detail: "tensor '\(name)' starts at data offset \(offset), past the end of the \(file.bytes.count)-byte file")
+            }
+            var elements = 1
+            for n in dims {
+                let (product, overflow) = elements.multipliedReportingOverflow(by: n)
+                guard !overflow, product <= file.bytes.count.multipliedReportingOverflow(by: 64).partialValue else {
+                    throw ModelError.corrupt(path: path, offset: nDimsOffset,
+                                             detail: "tensor '\(name)' has dimensions \(dims), more values than a \(file.bytes.count)-byte file can hold")
+                }
+                elements = product
+            }
             guard dims[0] % geometry.blockSize == 0 else {
                 throw ModelError.corrupt(path: path, offset: typeOffset,
                                          detail: "tensor '\(name)' of type \(type.name) has a row of \(dims[0]) values, not a multiple of its block size \(geometry.blockSize)")

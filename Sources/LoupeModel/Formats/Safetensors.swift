@@ -49,10 +49,12 @@ public final class SafetensorsFile {
             throw ModelError.unknownFormat(path: path, found: GGUFFile.describeStart(file.bytes))
         }
         let headerBytes = try r.readBytes(Int(headerLength), "a JSON header of \(headerLength) bytes")
-        guard headerBytes.first == UInt8(ascii: "{"),
-              let json = try? JSONSerialization.jsonObject(with: Data(headerBytes)) as? [String: Any]
-        else {
+        guard headerBytes.first == UInt8(ascii: "{") else {
             throw ModelError.unknownFormat(path: path, found: GGUFFile.describeStart(file.bytes))
+        }
+        // It starts as a safetensors header does: a broken one is corrupt, not another format.
+        guard let json = try? JSONSerialization.jsonObject(with: Data(headerBytes)) as? [String: Any] else {
+            throw ModelError.corrupt(path: path, offset: 8, detail: "the \(headerLength)-byte safetensors header is not a valid JSON object")
         }
         dataOffset = r.offset
         let dataSize = file.bytes.count - dataOffset
@@ -71,6 +73,21 @@ public final class SafetensorsFile {
             else {
                 throw ModelError.corrupt(path: path, offset: 8, detail: "header entry '\(name)' lacks dtype, shape or data_offsets")
             }
+            // Element counts are checked before they are multiplied out: a
+            // tensor cannot hold more values than its bytes can (8 per byte,
+            // for any type down to one bit).
+            var count = 1
+            for n in shape {
+                guard n >= 0 else {
+                    throw ModelError.corrupt(path: path, offset: 8, detail: "tensor '\(printable(name, limit: 200))' has shape \(shape), with a negative dimension")
+                }
+                let (product, overflow) = count.multipliedReportingOverflow(by: n)
+                guard !overflow, product <= max(dataSize, 1).multipliedReportingOverflow(by: 8).partialValue else {
+                    throw ModelError.corrupt(path: path, offset: 8,
+                                             detail: "tensor '\(printable(name, limit: 200))' has shape \(shape), more values than the file's \(dataSize) data bytes can hold")
+                }
+                count = product
+            }
             let (begin, end) = (offsets[0], offsets[1])
             guard begin >= 0, begin <= end else {
                 throw ModelError.corrupt(path: path, offset: 8, detail: "tensor '\(name)' has data offsets [\(begin), \(end)]")
@@ -80,7 +97,7 @@ public final class SafetensorsFile {
                                            expected: "\(end - begin) bytes of tensor '\(name)'")
             }
             if let known = SafetensorsDType(rawValue: dtype) {
-                let expected = shape.reduce(1, *) * known.byteWidth
+                let expected = count * known.byteWidth
                 guard expected == end - begin else {
                     throw ModelError.corrupt(path: path, offset: dataOffset + begin,
                                              detail: "tensor '\(name)' of shape \(shape) and type \(dtype) needs \(expected) bytes but has \(end - begin)")

@@ -229,7 +229,7 @@ extension ModelConfig {
         let positions = try f.need("n_positions", "n_ctx")
         if let ctx = try f.int("n_ctx"), ctx != positions { throw f.unsupported("n_ctx", ctx, supported: "equal to n_positions (\(positions))") }
         var c = ModelConfig(family: .gpt2, layers: try f.need("n_layer"), dModel: d, heads: heads, kvHeads: heads,
-                            headDim: d / heads, dMLP: try f.int("n_inner") ?? 4 * d,
+                            headDim: d / heads, dMLP: try f.int("n_inner") ?? 4 * min(d, 1 << 40), // checkSizes refuses a d that large
                             vocabularySize: try f.need("vocab_size"), contextLength: positions,
                             normEpsilon: Float(try f.double("layer_norm_epsilon") ?? 1e-5))
         try checkSizes(c, path: f.path)

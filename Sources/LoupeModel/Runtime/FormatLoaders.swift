@@ -145,13 +145,28 @@ enum HuggingFaceLoader {
                 added.append((content, id, entry["special"] as? Bool ?? false))
             }
         }
+        // Ids index the vocabulary: checked against its size before anything
+        // is allocated from them (a bad id would otherwise ask for gigabytes).
+        let limit = vocab.count + added.count
+        for (piece, id) in vocab where id < 0 || id >= limit {
+            throw ModelError.badTokenizer(path: path, detail: "vocabulary entry \(quoted(piece)) has id \(id), outside 0 to \(limit - 1) for \(limit) entries")
+        }
+        for (piece, id, _) in added where id < 0 || id >= limit {
+            throw ModelError.badTokenizer(path: path, detail: "added token \(quoted(piece)) has id \(id), outside 0 to \(limit - 1) for \(limit) entries")
+        }
         let size = max((vocab.values.max() ?? -1) + 1, (added.map(\.1).max() ?? -1) + 1)
         var pieces = [String](repeating: "", count: size)
         for (p, id) in vocab where id >= 0 { pieces[id] = p }
         for (p, id, _) in added where id >= 0 { pieces[id] = p }
 
         var merges: [(String, String)] = []
-        for (i, m) in (model["merges"] as? [Any] ?? []).enumerated() {
+        let mergeList: [Any]
+        switch model["merges"] {
+        case nil, is NSNull: mergeList = []
+        case let list as [Any]: mergeList = list
+        case let other?: throw ModelError.badTokenizer(path: path, detail: "model.merges must be a list, found \(quoted(other))")
+        }
+        for (i, m) in mergeList.enumerated() {
             if let s = m as? String, let space = s.firstIndex(of: " ") {
                 merges.append((String(s[..<space]), String(s[s.index(after: space)...])))
             } else if let pair = m as? [String], pair.count == 2 {
