@@ -1,5 +1,5 @@
 import Foundation
-import LoupeModel
+@testable import LoupeModel
 import Testing
 
 /// Paths of the committed fixtures (see Fixtures/reference/README.md).
@@ -52,6 +52,22 @@ func flatInts(_ any: Any?) -> [Int] {
     }
     walk(any)
     return out
+}
+
+/// Loads the tokenizer.json at `source`, edited by `edit`, from a temporary
+/// folder; returns the loader's error, or nil when it loads.
+func tokenizerJSONError(_ source: String, _ edit: (inout [String: Any]) throws -> Void) throws -> ModelError? {
+    let folder = try Fixtures.temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    var json = try Fixtures.json(source)
+    try edit(&json)
+    try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: folder + "/tokenizer.json"))
+    do {
+        _ = try HuggingFaceLoader.tokenizerFromJSON(folder: folder, modelConfig: [:])
+        return nil
+    } catch let e as ModelError {
+        return e
+    }
 }
 
 /// Records an issue when `actual` is missing, has another count than the
