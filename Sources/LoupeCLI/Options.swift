@@ -76,3 +76,11 @@ func jsonLine<T: Encodable>(_ value: T) throws -> String {
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     return String(decoding: try encoder.encode(value), as: UTF8.self)
 }
+
+/// A bad option value found while a command runs: one line, without the
+/// usage text that ArgumentParser prints for its own validation errors.
+struct OptionError: Error, CustomStringConvertible, LocalizedError {
+    let description: String
+    init(_ message: String) { description = message }
+    var errorDescription: String? { description }
+}

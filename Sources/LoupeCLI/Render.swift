@@ -52,8 +52,14 @@ struct FigureOptions: ParsableArguments {
     }
 
     /// The output path and format, defaulting to `base.png`.
-    func destination(defaultBase base: String) -> (path: String, format: FigureFormat) {
+    /// An output path with an extension that is not a figure format is an
+    /// error, not a PNG with ".png" added to its name.
+    func destination(defaultBase base: String) throws -> (path: String, format: FigureFormat) {
         if let output {
+            let ext = (output as NSString).pathExtension
+            if !ext.isEmpty, FigureFormat(path: output) == nil {
+                throw OptionError("-o '\(output)': '.\(ext)' is not a figure format (png, svg, pdf)")
+            }
             let f = format ?? FigureFormat(path: output) ?? .png
             return (FigureFormat(path: output) == nil ? output + "." + f.rawValue : output, f)
         }
@@ -91,7 +97,7 @@ struct Render: ParsableCommand {
         var values = try optionsFile.map(OptionsFile.read) ?? [:]
         for (k, v) in try OptionsFile.parseAssignments(assignments) { values[k] = v }
         let options = try registered.resolveOptions(values)
-        let (path, format) = figure.destination(defaultBase: view)
+        let (path, format) = try figure.destination(defaultBase: view)
         try FigureWriter.checkFolder(of: path)
         let model = try modelOptions.load()
         // A view that reads no prompt (neuron clusters) runs on BOS alone.
@@ -122,7 +128,7 @@ struct Redraw: ParsableCommand {
     func run() throws {
         let (record, registered) = try FigurePipeline.readRecord(data, registry: BuiltinViews.registry)
         let base = (data as NSString).deletingPathExtension
-        let (path, format) = figure.destination(defaultBase: base)
+        let (path, format) = try figure.destination(defaultBase: base)
         // Without -o, never replace a figure already there (the original, say).
         if figure.output == nil, FileManager.default.fileExists(atPath: path) {
             throw ValidationError("'\(path)' exists: name the new figure with -o")

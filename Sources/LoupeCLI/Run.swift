@@ -29,7 +29,11 @@ struct Run: ParsableCommand {
         try FigureWriter.checkFolder(of: out)
         let model = try modelOptions.load()
         let ids = try input.tokens(for: model)
-        let filter: HookFilter = hooks.map { .matching($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) } ?? .all
+        let patterns = hooks.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        if let patterns, patterns.isEmpty {
+            throw OptionError("--hooks is empty: give hook patterns such as 'blocks.*.attn.hook_pattern,logits', or leave it out to record every hook")
+        }
+        let filter: HookFilter = patterns.map { .matching($0) } ?? .all
         let result = try model.forward(ids, hooks: filter)
         var writer = SafetensorsWriter()
         for hook in result.cache.order { writer.add(hook.name, result.cache[hook]!) }

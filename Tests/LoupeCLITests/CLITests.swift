@@ -149,6 +149,17 @@ enum Paths {
                                containing: "hook pattern 'blocks.0.hook_nope' matches no hook point")
     }
 
+    /// An empty --hooks wrote an empty cache.
+    @Test func emptyHookList() throws {
+        let folder = try Paths.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        for hooks in ["", " , "] {
+            try expectOneLineError(["run", "--model", Paths.tinyGPT2, "--prompt", "hi", "--hooks", hooks, "--out", folder + "/c.safetensors"],
+                                   containing: "--hooks is empty")
+            #expect(!FileManager.default.fileExists(atPath: folder + "/c.safetensors"))
+        }
+    }
+
     @Test func unwritableOutputFolder() throws {
         try expectOneLineError(["run", "--model", Paths.tinyGPT2, "--prompt", "hi", "--out", "/nonexistent/folder/c.safetensors"],
                                containing: "the folder '/nonexistent/folder' does not exist")
@@ -338,6 +349,9 @@ enum Paths {
             (["render", "attention", "--model", Paths.tinyGPT2, "--prompt", "hi", "-o", "/nonexistent/a.png"],
              "the folder '/nonexistent' does not exist"),
             (["redraw", folder + "/missing.json"], "cannot read figure data"),
+            // An extension that is not a figure format was written as fig.gif.png.
+            (["render", "attention", "--model", Paths.tinyGPT2, "--prompt", "hi", "-o", folder + "/fig.gif"],
+             "'.gif' is not a figure format (png, svg, pdf)"),
         ]
         for (arguments, needle) in cases {
             let r = try Loupe.run(arguments)
