@@ -5,6 +5,7 @@ let package = Package(
     name: "Loupe",
     platforms: [.macOS(.v15)],
     products: [
+        .library(name: "LoupeFiles", targets: ["LoupeFiles"]),
         .library(name: "LoupeModel", targets: ["LoupeModel"]),
         .library(name: "LoupeRender", targets: ["LoupeRender"]),
         .library(name: "LoupeCore", targets: ["LoupeCore"]),
@@ -32,18 +33,20 @@ let package = Package(
             name: "CBLAS",
             providers: [.apt(["libopenblas-dev"])]),
 
+        // Reading inputs and writing outputs safely; shared by every layer.
+        .target(name: "LoupeFiles"),
         .target(
             name: "LoupeModel",
-            dependencies: ["CBLAS"]),
+            dependencies: ["CBLAS", "LoupeFiles"]),
         // PNG encoding in C: libpng reports errors by longjmp.
         .target(name: "CPNGWriter", dependencies: ["CPNG"]),
         .target(
             name: "LoupeRender",
-            dependencies: ["CCairo", "CPNG", "CPNGWriter"]),
+            dependencies: ["CCairo", "CPNG", "CPNGWriter", "LoupeFiles"]),
         .target(
             name: "LoupeCore",
             dependencies: [
-                "LoupeModel", "LoupeRender",
+                "LoupeFiles", "LoupeModel", "LoupeRender",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -62,6 +65,12 @@ let package = Package(
                 "LoupeModel", "LoupeCore", "LoupeViews", "LoupeRender", "TextDeepDream",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+
+        // The readers of untrusted input as functions of bytes: replayed by
+        // the tests, fuzzed by `make fuzz` (see `fuzzDriver` below).
+        .target(
+            name: "LoupeFuzzing",
+            dependencies: ["LoupeModel", "LoupeCore", "LoupeRender", "LoupeViews"]),
 
         .testTarget(
             name: "LoupeModelTests",
@@ -83,7 +92,15 @@ let package = Package(
             exclude: ["__Snapshots__"]),
         .testTarget(
             name: "LoupeCLITests",
-            dependencies: ["LoupeCLI", "LoupeModel"]),
+            dependencies: ["LoupeCLI", "LoupeModel", "LoupeFuzzing"]),
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The libFuzzer driver exists only in the instrumented build (`make fuzz`
+// sets LOUPE_FUZZ=1 and builds with -sanitize=fuzzer): libFuzzer supplies
+// its `main`, so in an ordinary build it could not link.
+if Context.environment["LOUPE_FUZZ"] == "1" {
+    package.targets.append(.executableTarget(name: "loupe-fuzz", dependencies: ["LoupeFuzzing"], path: "Fuzz",
+                                             exclude: ["corpus", "README.md"], sources: ["Driver.swift"]))
+}

@@ -165,6 +165,46 @@ public struct AttentionView: ViewPlugin {
 
     // MARK: Drawing
 
+    /// The mode's array is present with [layers][heads] or [tokens][tokens]
+    /// shape, the block and head are in range, windows one per block.
+    public func validate(_ data: Data, options: Options) throws {
+        let t = data.tokens.count
+        try RecordCheck.nonEmpty(data.tokens, "data.tokens", max: 4096)
+        try RecordCheck.within(data.layers, 1 ... 1024, "data.layers")
+        try RecordCheck.within(data.heads, 1 ... 1024, "data.heads")
+        try RecordCheck.within(data.kvHeads, 1 ... data.heads, "data.kv_heads")
+        if let windows = data.windows {
+            try RecordCheck.count(windows, data.layers, "data.windows", "one per block")
+            for (l, w) in windows.enumerated() { if let w { try RecordCheck.within(w, 1 ... Int(Int32.max), "data.windows[\(l)]") } }
+        }
+        func square(_ p: [[Float]], _ field: String) throws {
+            try RecordCheck.count(p, t, field, "one row per token")
+            try RecordCheck.rows(p, t, field, "one per token")
+        }
+        switch data.mode {
+        case .head:
+            guard let pattern = data.pattern else { throw RecordProblem("data.pattern", "is missing (mode head)") }
+            try square(pattern, "data.pattern")
+            if let layer = data.layer { try RecordCheck.within(layer, 0 ... data.layers - 1, "data.layer") }
+            if let head = data.head { try RecordCheck.within(head, 0 ... data.heads - 1, "data.head") }
+        case .grid:
+            guard let patterns = data.patterns else { throw RecordProblem("data.patterns", "is missing (mode grid)") }
+            guard data.layers * data.heads * t * t <= 1 << 24 else {
+                throw RecordProblem("data.patterns", "has \(data.layers) × \(data.heads) patterns of \(t) tokens, too many to draw")
+            }
+            try RecordCheck.count(patterns, data.layers, "data.patterns", "one per block")
+            for (l, heads) in patterns.enumerated() {
+                try RecordCheck.count(heads, data.heads, "data.patterns[\(l)]", "one per head")
+                for (h, p) in heads.enumerated() { try square(p, "data.patterns[\(l)][\(h)]") }
+            }
+        case .scores:
+            guard let scores = data.scores else { throw RecordProblem("data.scores", "is missing (mode scores)") }
+            try RecordCheck.count(scores, data.layers, "data.scores", "one row per block")
+            try RecordCheck.rows(scores, data.heads, "data.scores", "one per head")
+        }
+    }
+
+
     func headMap(_ data: Data, options: Options) -> Heatmap {
         let p = data.pattern ?? []
         let t = p.count

@@ -150,6 +150,34 @@ public struct LogitLensView: ViewPlugin {
                                unembedding: model.config.tiedEmbeddings ? "token embedding (tied)" : "unembedding matrix"))
     }
 
+    /// Rows × positions agree everywhere, every row is a residual index, and
+    /// each cell has at least its top-1 token.
+    public func validate(_ data: Data, options: Options) throws {
+        let p = data.positions.count, r = data.layers.count
+        try RecordCheck.nonEmpty(data.positions, "data.positions")
+        try RecordCheck.nonEmpty(data.layers, "data.layers")
+        try RecordCheck.within(data.blockCount, 0 ... RecordCheck.maxCount, "data.block_count")
+        try RecordCheck.within(data.vocabularySize, 1 ... Int(Int32.max), "data.vocabulary_size")
+        for (k, l) in data.layers.enumerated() { try RecordCheck.within(l, 0 ... data.blockCount, "data.layers[\(k)]") }
+        try RecordCheck.count(data.tokens, p, "data.tokens", "one per position")
+        try RecordCheck.count(data.nextTokens, p, "data.next_tokens", "one per position")
+        try RecordCheck.count(data.finalCorrect, p, "data.final_correct", "one per position")
+        for (name, rows) in [("data.values", data.values.count), ("data.top_tokens", data.topTokens.count),
+                             ("data.top_probs", data.topProbs.count), ("data.top_ids", data.topIds.count)] where rows != r {
+            throw RecordProblem(name, "has \(rows) rows, expected \(r) (one per entry of data.layers)")
+        }
+        try RecordCheck.rows(data.values, p, "data.values", "one per position")
+        try RecordCheck.rows(data.topTokens, p, "data.top_tokens", "one per position")
+        try RecordCheck.rows(data.topProbs, p, "data.top_probs", "one per position")
+        try RecordCheck.rows(data.topIds, p, "data.top_ids", "one per position")
+        for i in 0 ..< r {
+            for k in 0 ..< p {
+                guard !data.topTokens[i][k].isEmpty else { throw RecordProblem("data.top_tokens[\(i)][\(k)]", "is empty (the top-1 token is drawn)") }
+                try RecordCheck.count(data.topProbs[i][k], data.topTokens[i][k].count, "data.top_probs[\(i)][\(k)]", "one per top token")
+            }
+        }
+    }
+
     func heatmap(_ data: Data, options: Options, theme: Theme) -> Heatmap {
         // Rows are stored embedding first; drawn final layer on top unless flipped.
         let order = options.flip ? Array(data.layers.indices) : Array(data.layers.indices.reversed())

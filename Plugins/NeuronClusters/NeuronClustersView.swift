@@ -172,6 +172,35 @@ public struct NeuronClustersView: ViewPlugin {
 
     // MARK: Drawing
 
+    /// Neurons, clusters, rows and merges agree; every prompt's topic is
+    /// listed; each cluster has at most one tag.
+    public func validate(_ data: Data, options: Options) throws {
+        let n = data.neurons.count
+        try RecordCheck.nonEmpty(data.neurons, "data.neurons", max: 4096)
+        try RecordCheck.nonEmpty(data.prompts, "data.prompts", max: 4096)
+        try RecordCheck.nonEmpty(data.topics, "data.topics", max: 256)
+        try RecordCheck.count(data.clusters, n, "data.clusters", "one per neuron")
+        try RecordCheck.permutation(data.order, n, "data.order")
+        try RecordCheck.count(data.values, n, "data.values", "one row per neuron")
+        try RecordCheck.rows(data.values, data.prompts.count, "data.values", "one per prompt")
+        for (i, c) in data.clusters.enumerated() { try RecordCheck.within(c, 0 ... n - 1, "data.clusters[\(i)]") }
+        for (i, p) in data.prompts.enumerated() where !data.topics.contains(p.topic) {
+            throw RecordProblem("data.prompts[\(i)].topic", "'\(printable(p.topic, limit: 80))' is not in data.topics")
+        }
+        if !data.merges.isEmpty {
+            try RecordCheck.count(data.merges, n - 1, "data.merges", "one fewer than the neurons")
+            for (k, m) in data.merges.enumerated() {
+                try RecordCheck.within(m.left, 0 ... n + k - 1, "data.merges[\(k)].left")
+                try RecordCheck.within(m.right, 0 ... n + k - 1, "data.merges[\(k)].right")
+                try RecordCheck.within(m.height, 0 ... Double.greatestFiniteMagnitude, "data.merges[\(k)].height")
+            }
+        }
+        var tagged = Set<Int>()
+        for (i, tag) in data.tags.enumerated() {
+            guard tagged.insert(tag.cluster).inserted else { throw RecordProblem("data.tags[\(i)].cluster", "tags cluster \(tag.cluster) a second time") }
+        }
+    }
+
     struct Layout {
         var title: Double
         var dendrogram: Double

@@ -105,7 +105,7 @@ public struct TextDeepDreamView: ViewPlugin {
         }
         guard o.lr > 0, o.lr <= 100 else { throw invalid("lr must be above 0 and at most 100") }
         guard abs(o.initLogit) <= 1000 else { throw invalid("init_logit must be between -1000 and 1000") }
-        guard o.show >= 1 else { throw invalid("show must be at least 1") }
+        guard (1 ... 64).contains(o.show) else { throw invalid("show must be 1 to 64") }
         let direction = o.direction.isEmpty ? nil : try readDirection(o.direction, dModel: c.dModel)
 
         let prefix = model.prependsBOS ? [model.tokenizer.bosId ?? 0] : [input.ids.first ?? 0]
@@ -185,8 +185,9 @@ public struct TextDeepDreamView: ViewPlugin {
     }
 
     func readDirection(_ path: String, dModel: Int) throws -> [Float] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CoreError.invalidInput(view: Self.info.id, detail: "no direction file '\(path)'")
+        let data: Foundation.Data
+        do throws(FileProblem) { data = try InputFile.read(path) } catch {
+            throw CoreError.invalidInput(view: Self.info.id, detail: "direction file '\(printable(path, limit: 200))': \(error.reason)")
         }
         let text = String(decoding: data, as: UTF8.self)
         let isText = text.allSatisfy { "0123456789.-+eE \t\n\r,[]".contains($0) }
@@ -200,6 +201,31 @@ public struct TextDeepDreamView: ViewPlugin {
     }
 
     // MARK: Drawing
+
+    /// Each text row has one activation per token; at most 64 rows are
+    /// drawn; the chart's values are within ±1e30 (a chart of larger ones
+    /// would say nothing).
+    public func validate(_ data: Data, options: Options) throws {
+        try RecordCheck.nonEmpty(data.steps, "data.steps", max: 100_000)
+        let limit = 1e30
+        for (i, s) in data.steps.enumerated() {
+            try RecordCheck.within(s.relaxed, -limit ... limit, "data.steps[\(i)].relaxed")
+            try RecordCheck.within(s.projected, -limit ... limit, "data.steps[\(i)].projected")
+            try RecordCheck.within(s.temperature, -limit ... limit, "data.steps[\(i)].temperature")
+            try RecordCheck.within(s.step, -Int(Int32.max) ... Int(Int32.max), "data.steps[\(i)].step")
+            if s.tokens != nil || s.activations != nil {
+                try RecordCheck.count(s.activations ?? [], (s.tokens ?? []).count, "data.steps[\(i)].activations", "one per token")
+                try RecordCheck.nonEmpty(s.tokens ?? [], "data.steps[\(i)].tokens", max: 4096)
+                for (k, a) in (s.activations ?? []).enumerated() { try RecordCheck.within(a, -limit ... limit, "data.steps[\(i)].activations[\(k)]") }
+            }
+        }
+        let drawn = data.steps.filter { $0.tokens != nil }.count
+        guard drawn <= 64 else { throw RecordProblem("data.steps", "has \(drawn) steps with tokens; at most 64 are drawn") }
+        try RecordCheck.nonEmpty(data.best.tokens, "data.best.tokens", max: 4096)
+        try RecordCheck.count(data.best.activations, data.best.tokens.count, "data.best.activations", "one per token")
+        for (k, a) in data.best.activations.enumerated() { try RecordCheck.within(a, -limit ... limit, "data.best.activations[\(k)]") }
+    }
+
 
     struct Layout {
         var chart: Double

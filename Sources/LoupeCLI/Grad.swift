@@ -82,7 +82,8 @@ enum ObjectiveSpec {
 
     /// A direction: d_model raw float32 values, or numbers in text or JSON.
     static func readVector(_ path: String, dModel: Int) throws -> [Float] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ModelError.badObjective("no direction file '\(path)'") }
+        let data: Data
+        do throws(FileProblem) { data = try InputFile.read(path) } catch { throw ModelError.badObjective("direction file '\(path)': \(error.reason)") }
         let text = String(decoding: data, as: UTF8.self)
         let numbers = text.split { " \t\n\r,[]".contains($0) }.compactMap { Float($0) }
         let isText = !numbers.isEmpty && text.allSatisfy { "0123456789.-+eE \t\n\r,[]".contains($0) }

@@ -2,6 +2,7 @@ import ArgumentParser
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import LoupeModel
 
 @main
@@ -36,12 +37,21 @@ struct Loupe: ParsableCommand {
             _ = mallopt(-1, 1 << 30)   // M_TRIM_THRESHOLD
         }
         #endif
+        // An interrupted write leaves no temporary file behind.
+        TemporaryFiles.removeOnSignals()
         var command: ParsableCommand
         do {
             command = try parseAsRoot()
             try command.run()
         } catch {
-            exit(withError: error)
+            let code = exitCode(for: error)
+            guard code != .success else { exit(withError: error) }
+            // Messages quote text from files and options: control characters
+            // and terminal escapes are shown escaped, every line cut short.
+            let message = fullMessage(for: error).split(separator: "\n", omittingEmptySubsequences: false)
+                .map { printable(String($0), limit: 2000) }.joined(separator: "\n")
+            printError(message)
+            Foundation.exit(code.rawValue)
         }
     }
 }

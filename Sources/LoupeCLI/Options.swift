@@ -20,7 +20,9 @@ struct InputOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The text to run. BOS is prepended for llama-family models.", valueName: "text"))
     var prompt: String?
 
-    @Option(name: .long, help: ArgumentHelp("Token ids to run as given, comma-separated (no BOS is added).", valueName: "1,2,3"))
+    // Unconditional: `--ids -1` is a (bad) id, not a missing value followed by an option.
+    @Option(name: .long, parsing: .unconditional,
+            help: ArgumentHelp("Token ids to run as given, comma-separated (no BOS is added).", valueName: "1,2,3"))
     var ids: String?
 
     @Flag(name: .customLong("no-bos"), help: "Do not prepend the BOS token to --prompt.")
@@ -59,7 +61,8 @@ struct InputOptions: ParsableArguments {
         let parts = s.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         if parts.count == 1 && parts[0].isEmpty { throw ModelError.emptyPrompt }
         return try parts.map { p in
-            guard let v = Int(p) else { throw ValidationError("--ids: '\(p)' is not an integer token id") }
+            guard let v = Int(p) else { throw OptionError("--ids: '\(printable(p, limit: 40))' is not an integer token id") }
+            guard v >= 0 else { throw OptionError("--ids: \(v) is not a token id (ids are 0 or more)") }
             return v
         }
     }

@@ -88,9 +88,13 @@ struct DashboardCommand: ParsableCommand {
             printError("wrote \(path) and \((path as NSString).deletingPathExtension)_files/")
         } else {
             let f = FigureFormat(rawValue: fmt)!
-            try dashboard.writePage(to: path, format: f)
+            let transaction = FileTransaction()
+            try dashboard.writePage(to: path, format: f, in: transaction)
             if f == .pdf, latex {
-                try LaTeX.writeSnippet(for: path, size: try dashboard.layout(measure: try Canvas.measuring()).page)
+                try LaTeX.writeSnippet(for: path, size: try dashboard.layout(measure: try Canvas.measuring()).page, in: transaction)
+            }
+            try transaction.commit()
+            if f == .pdf, latex {
                 printError("wrote \(path) and \(LaTeX.snippetPath(for: path))")
             } else {
                 printError("wrote \(path)")

@@ -26,8 +26,14 @@ struct FigureOptions: ParsableArguments {
             throw ValidationError("unknown theme '\(theme)' (themes: \(Theme.all.map(\.name).joined(separator: ", ")))")
         }
         for (name, value) in [("--width", width), ("--height", height)] {
-            if let value, Length(parsing: value) == nil {
-                throw ValidationError("\(name) '\(value)' is not a length such as 3.25in, 8cm, 234pt or 1200px")
+            guard let value else { continue }
+            guard let length = Length(parsing: value) else {
+                throw OptionError("\(name) '\(value)' is not a length such as 3.25in, 8cm, 234pt or 1200px")
+            }
+            // As gallery and dashboard specs allow: a figure from half an inch to 200 inches.
+            let points = length.points(dpi: dpi)
+            guard points >= 36, points <= 14_400 else {
+                throw OptionError("\(name) \(value) is outside 0.5in to 200in (36pt to 14400pt)")
             }
         }
         if let output, let ext = FigureFormat(path: output), let format, ext != format {
@@ -39,10 +45,20 @@ struct FigureOptions: ParsableArguments {
     }
 
     /// Writes the LaTeX snippet beside a PDF when --latex asks for it.
-    func writeLaTeX(_ record: FigureRecord, view: RegisteredView, path: String, format: FigureFormat) throws {
+    func writeLaTeX(_ record: FigureRecord, view: RegisteredView, path: String, format: FigureFormat, in transaction: FileTransaction) throws {
         guard latex, format == .pdf else { return }
-        try LaTeX.writeSnippet(for: path, size: try FigurePipeline.size(of: record, view: view, style: style))
-        printError("wrote \(LaTeX.snippetPath(for: path))")
+        try LaTeX.writeSnippet(for: path, size: try FigurePipeline.size(of: record, view: view, style: style), in: transaction)
+    }
+
+    /// Writes the figure, its data (unless `writeData` is false) and its
+    /// LaTeX snippet as one transaction, and says what was written.
+    func write(_ record: FigureRecord, view: RegisteredView, path: String, format: FigureFormat, writeData: Bool = true) throws {
+        let transaction = FileTransaction()
+        try FigurePipeline.write(record, view: view, to: path, format: format, style: style, writeData: writeData, in: transaction)
+        try writeLaTeX(record, view: view, path: path, format: format, in: transaction)
+        try transaction.commit()
+        printError("wrote \(path)" + (writeData ? " and \(FigurePipeline.dataPath(for: path))" : ""))
+        if latex, format == .pdf { printError("wrote \(LaTeX.snippetPath(for: path))") }
     }
 
     var style: FigureStyle {
@@ -106,9 +122,7 @@ struct Render: ParsableCommand {
         let analysis = try AnalysisInput(model: model, prompt: noPrompt ? "" : input.description, ids: ids,
                                          hooks: registered.info.hookFilter)
         let record = try FigurePipeline.analyze(registered, input: analysis, options: options)
-        try FigurePipeline.write(record, view: registered, to: path, format: format, style: figure.style)
-        printError("wrote \(path) and \(FigurePipeline.dataPath(for: path))")
-        try figure.writeLaTeX(record, view: registered, path: path, format: format)
+        try figure.write(record, view: registered, path: path, format: format)
     }
 }
 
@@ -135,9 +149,7 @@ struct Redraw: ParsableCommand {
         }
         let dataPath = FigurePipeline.dataPath(for: path)
         let samePlace = URL(fileURLWithPath: dataPath).standardizedFileURL == URL(fileURLWithPath: data).standardizedFileURL
-        try FigurePipeline.write(record, view: registered, to: path, format: format, style: figure.style, writeData: !samePlace)
-        printError("wrote \(path)")
-        try figure.writeLaTeX(record, view: registered, path: path, format: format)
+        try figure.write(record, view: registered, path: path, format: format, writeData: !samePlace)
     }
 }
 

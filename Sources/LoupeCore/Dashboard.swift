@@ -276,9 +276,9 @@ public struct Dashboard: Sendable {
     }
 
     /// Writes the page as one PNG, SVG or PDF (atomically).
-    public func writePage(to path: String, format: FigureFormat) throws {
+    public func writePage(to path: String, format: FigureFormat, in transaction: FileTransaction? = nil) throws {
         let layout = try layout(measure: try Canvas.measuring())
-        try FigureWriter.write(to: path, format: format, size: layout.page, dpi: spec.dpi, metadata: metadata) { canvas in
+        try FigureWriter.write(to: path, format: format, size: layout.page, dpi: spec.dpi, metadata: metadata, in: transaction) { canvas in
             try draw(canvas, layout: layout)
         }
     }
@@ -296,15 +296,19 @@ public struct Dashboard: Sendable {
     /// Writes each panel on its own, at the size it has on the page (so its
     /// text has the page's sizes), in `formats`, with its data JSON, into
     /// `folder`; returns what was written, with each panel's hit regions.
-    public func writePanels(into folder: String, formats: [FigureFormat], latex: Bool) throws -> (page: [FigureFormat: String], panels: [PanelFiles]) {
+    /// Everything is staged in `transaction`, which the caller commits.
+    public func writePanels(into folder: String, formats: [FigureFormat], latex: Bool,
+                            in transaction: FileTransaction) throws -> (page: [FigureFormat: String], panels: [PanelFiles]) {
         let measure = try Canvas.measuring()
         let layout = try layout(measure: measure)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         var page: [FigureFormat: String] = [:]
         for f in formats {
             let path = (folder as NSString).appendingPathComponent("page." + f.rawValue)
-            try FigureWriter.write(to: path, format: f, size: layout.page, dpi: spec.dpi, metadata: metadata) { try draw($0, layout: layout) }
-            if f == .pdf, latex { try LaTeX.writeSnippet(for: path, size: layout.page) }
+            try FigureWriter.write(to: path, format: f, size: layout.page, dpi: spec.dpi, metadata: metadata, in: transaction) {
+                try draw($0, layout: layout)
+            }
+            if f == .pdf, latex { try LaTeX.writeSnippet(for: path, size: layout.page, in: transaction) }
             page[f] = path
         }
         var panels: [PanelFiles] = []
@@ -316,8 +320,8 @@ public struct Dashboard: Sendable {
             var files: [FigureFormat: String] = [:]
             for (k, f) in formats.enumerated() {
                 let path = base + "." + f.rawValue
-                try FigurePipeline.write(record, view: view, to: path, format: f, style: style, writeData: k == 0)
-                if f == .pdf, latex { try LaTeX.writeSnippet(for: path, size: frame.size) }
+                try FigurePipeline.write(record, view: view, to: path, format: f, style: style, writeData: k == 0, in: transaction)
+                if f == .pdf, latex { try LaTeX.writeSnippet(for: path, size: frame.size, in: transaction) }
                 files[f] = path
             }
             let origin = Rect(x: 0, y: 0, width: frame.width, height: frame.height)
@@ -347,7 +351,8 @@ public enum LaTeX {
         ((pdf as NSString).deletingPathExtension) + ".tex"
     }
 
-    public static func writeSnippet(for pdf: String, size: Size) throws {
-        try AtomicFile.write(Data(snippet(for: pdf, size: size).utf8), to: snippetPath(for: pdf))
+    public static func writeSnippet(for pdf: String, size: Size, in transaction: FileTransaction? = nil) throws {
+        let data = Data(snippet(for: pdf, size: size).utf8)
+        if let transaction { try transaction.stage(data, to: snippetPath(for: pdf)) } else { try AtomicFile.write(data, to: snippetPath(for: pdf)) }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LoupeFiles
 import LoupeModel
 import LoupeRender
 
@@ -71,10 +72,12 @@ public enum FigurePipeline {
     }
 
     /// Draws the record and writes it in `format` to `path`, with the record
-    /// as JSON beside it (same name, `.json`). Both files are written
-    /// atomically; nothing is written if drawing fails.
+    /// as JSON beside it (same name, `.json`). The two are one transaction:
+    /// both appear together or, if anything fails, neither changes. Given a
+    /// `transaction`, they are staged in it and appear when it commits.
     public static func write(_ record: FigureRecord, view: RegisteredView, to path: String, format: FigureFormat,
-                             style: FigureStyle, writeData: Bool = true) throws {
+                             style: FigureStyle, writeData: Bool = true, in transaction: FileTransaction? = nil) throws {
+        let t = transaction ?? FileTransaction()
         let size = try size(of: record, view: view, style: style)
         let options = String(decoding: try view.optionsJSON(record.options), as: UTF8.self)
         let metadata = FigureMetadata(
@@ -82,13 +85,17 @@ public enum FigurePipeline {
             entries: [("loupe:view", record.view), ("loupe:model", record.model), ("loupe:prompt", record.prompt),
                       ("loupe:options", options), ("loupe:version", record.loupeVersion)],
             software: "Loupe \(record.loupeVersion)")
-        try FigureWriter.write(to: path, format: format, size: size, dpi: style.dpi, metadata: metadata) { canvas in
+        if writeData {
+            try FileTransaction.checkTarget(dataPath(for: path))
+        }
+        try FigureWriter.write(to: path, format: format, size: size, dpi: style.dpi, metadata: metadata, in: t) { canvas in
             canvas.fill(Rect(x: 0, y: 0, width: size.width, height: size.height), style.theme.background)
             try view.draw(record.data, record.options, canvas, Rect(x: 0, y: 0, width: size.width, height: size.height), style.theme)
         }
         if writeData {
-            try AtomicFile.write(try view.encodeRecord(record), to: dataPath(for: path))
+            try t.stage(try view.encodeRecord(record), to: dataPath(for: path))
         }
+        if transaction == nil { try t.commit() }
     }
 
     /// `fig.png` → `fig.json`.
@@ -98,8 +105,9 @@ public enum FigurePipeline {
 
     /// Reads a record and finds its view in `registry`.
     public static func readRecord(_ path: String, registry: ViewRegistry) throws -> (FigureRecord, RegisteredView) {
-        guard let bytes = FileManager.default.contents(atPath: path) else {
-            throw CoreError.badFigureData(path: path, detail: "no such file")
+        let bytes: Foundation.Data
+        do throws(FileProblem) { bytes = try InputFile.read(path) } catch {
+            throw CoreError.badFigureData(path: path, detail: error.reason)
         }
         let header: RecordHeader
         do { header = try JSONDecoder().decode(RecordHeader.self, from: bytes) } catch {
@@ -107,7 +115,9 @@ public enum FigurePipeline {
         }
         let view = try registry.view(header.view)
         do { return (try view.decodeRecord(bytes), view) } catch let error as DecodingError {
-            throw CoreError.badFigureData(path: path, detail: "its options or data do not fit view '\(header.view)' (\(describe(error)))")
+            throw CoreError.badFigureData(path: path, detail: "its options or data do not fit view '\(printable(header.view, limit: 100))' (\(describe(error)))")
+        } catch let problem as RecordProblem {
+            throw CoreError.badFigureData(path: path, detail: "\(problem) in a record of view '\(header.view)'")
         }
     }
 }

@@ -387,7 +387,7 @@ public final class GalleryRunner: @unchecked Sendable {
         // Files named by options (a prompt set, a direction) count by their contents.
         func files(_ options: [String: String]) -> [String] {
             options.sorted { $0.key < $1.key }.compactMap { k, v in
-                guard let data = FileManager.default.contents(atPath: v) else { return nil }
+                guard let data = try? InputFile.read(v) else { return nil }
                 return "file \(k) " + SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
             }
         }
@@ -418,13 +418,16 @@ public final class GalleryRunner: @unchecked Sendable {
             let analysis = item.group + "\u{0}" + f.name + "\u{0}" + String(decoding: try f.view.optionsJSON(options), as: UTF8.self)
             let record = try shared(analysis) { try FigurePipeline.analyze(f.view, input: input, options: options) }
             let style = FigureStyle(theme: item.theme, width: f.width, dpi: spec.dpi)
+            // Every format, the data and the snippet appear together.
+            let transaction = FileTransaction()
             for (k, format) in spec.formats.enumerated() {
                 let path = item.base + "." + format.rawValue
-                try FigurePipeline.write(record, view: f.view, to: path, format: format, style: style, writeData: k == 0)
+                try FigurePipeline.write(record, view: f.view, to: path, format: format, style: style, writeData: k == 0, in: transaction)
                 if format == .pdf, spec.latex {
-                    try LaTeX.writeSnippet(for: path, size: try FigurePipeline.size(of: record, view: f.view, style: style))
+                    try LaTeX.writeSnippet(for: path, size: try FigurePipeline.size(of: record, view: f.view, style: style), in: transaction)
                 }
             }
+            try transaction.commit()
             lock.lock()
             records[i] = record
             lock.unlock()

@@ -1,4 +1,5 @@
 import Foundation
+import LoupeFiles
 import LoupeModel
 import LoupeRender
 import Mustache
@@ -39,8 +40,9 @@ public struct PageTemplates: Sendable {
         var text = ""
         for name in Self.names {
             let path = folder + "/" + name + ".mustache"
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw CoreError.badOptions(source: "the page templates", detail: "'\(path)' is missing")
+            let data: Data
+            do throws(FileProblem) { data = try InputFile.read(path) } catch {
+                throw CoreError.badOptions(source: "the page templates", detail: "'\(path)': \(error.reason)")
             }
             text += String(decoding: data, as: UTF8.self)
             do { templates[name] = try MustacheTemplate(string: String(decoding: data, as: UTF8.self)) } catch {
@@ -144,8 +146,12 @@ extension Dashboard {
     public func writeHTML(to path: String, formats: [FigureFormat], latex: Bool, templates: PageTemplates,
                           galleryIndex: String? = nil) throws {
         let folder = (path as NSString).deletingPathExtension + "_files"
-        let (page, panels) = try writePanels(into: folder, formats: formats, latex: latex)
+        // The page, its panels, their data and the HTML appear together.
+        let transaction = FileTransaction()
+        try FileTransaction.checkTarget(path)
+        let (page, panels) = try writePanels(into: folder, formats: formats, latex: latex, in: transaction)
         let html = try Pages.dashboard(self, page: page, panels: panels, htmlPath: path, templates: templates, galleryIndex: galleryIndex)
-        try AtomicFile.write(Data(html.utf8), to: path)
+        try transaction.stage(Data(html.utf8), to: path)
+        try transaction.commit()
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LoupeFiles
 
 /// A topic-labelled prompt set: JSON lines of `{"topic": ..., "text": ...}`.
 public struct PromptSet: Sendable {
@@ -21,11 +22,15 @@ public struct PromptSet: Sendable {
 
     /// Reads and checks a prompt set; a bad line is an error naming its number.
     public init(path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CoreError.badPromptSet(path: path, line: nil, detail: "no such file (the default is \(Self.defaultPath) in a Loupe checkout)")
+        let text: String
+        do throws(FileProblem) { text = try InputFile.text(path) } catch {
+            let hint = error.reason == "no such file" ? " (the default is \(Self.defaultPath) in a Loupe checkout)" : ""
+            throw CoreError.badPromptSet(path: path, line: nil, detail: error.reason + hint)
         }
         var entries: [Entry] = []
-        for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Any line break (a Windows "\r\n" is one Character, not a "\n"); a byte-order mark is not content.
+        let body = text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
+        for (i, line) in body.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if trimmed.isEmpty { continue }
             guard let entry = try? JSONDecoder().decode(Entry.self, from: Data(trimmed.utf8)) else {

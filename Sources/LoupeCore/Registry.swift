@@ -57,6 +57,7 @@ public struct RegisteredView: Sendable {
         }
         decodeRecord = { bytes in
             let t = try decoder.decode(TypedRecord<V.Options, V.Data>.self, from: bytes)
+            try V().validate(t.data, options: t.options)
             return FigureRecord(loupeVersion: t.loupeVersion, view: t.view, model: t.model, prompt: t.prompt, ids: t.ids,
                                 options: t.options, data: t.data)
         }

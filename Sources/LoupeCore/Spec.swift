@@ -1,4 +1,5 @@
 import Foundation
+import LoupeFiles
 import LoupeRender
 import Yams
 
@@ -60,11 +61,12 @@ final class SpecReader {
 
     /// The document's root, or nil (with a problem) when the file is missing or not YAML.
     func load() -> Node? {
-        guard let data = FileManager.default.contents(atPath: file) else {
-            problem(line: nil, "no such file")
+        let text: String
+        do throws(FileProblem) { text = try InputFile.text(file) } catch {
+            problem(line: nil, error.reason)
             return nil
         }
-        return parse(String(decoding: data, as: UTF8.self))
+        return parse(text)
     }
 
     func parse(_ text: String) -> Node? {

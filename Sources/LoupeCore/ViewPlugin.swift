@@ -103,6 +103,13 @@ public protocol ViewPlugin: Sendable {
     /// Optional: the default is none.
     func hitRegions(of data: Data, options: Options, in frame: Rect, theme: Theme, measure: Canvas) -> [HitRegion]
 
+    /// Checks a record read from a file before it is drawn: shapes that
+    /// agree, indices in range, sizes bounded (see `RecordCheck`). `draw`,
+    /// `size`, `hitRegions` and `exports` may then index without checking.
+    /// Optional: the default checks nothing, so a view that reads a record's
+    /// arrays by index should implement it.
+    func validate(_ data: Data, options: Options) throws
+
     /// Named values other figures of a gallery may use as options, written
     /// `${figure.name}` there (the neurons a clustering picked, say).
     /// Optional: the default is none.
@@ -112,6 +119,7 @@ public protocol ViewPlugin: Sendable {
 extension ViewPlugin {
     public func hitRegions(of data: Data, options: Options, in frame: Rect, theme: Theme, measure: Canvas) -> [HitRegion] { [] }
     public func exports(of data: Data, options: Options) -> [String: String] { [:] }
+    public func validate(_ data: Data, options: Options) throws {}
 }
 
 /// A rectangle of a figure, in points from its top-left corner, and what a

@@ -99,6 +99,13 @@ public final class Canvas {
         return try Canvas(surface: s)
     }
 
+    /// A canvas that records drawing without rasterising it: for checking
+    /// that a drawing succeeds (the fuzz targets) at little cost.
+    public static func recording() throws -> Canvas {
+        let s = try CairoSurface(cairo_recording_surface_create(CAIRO_CONTENT_COLOR_ALPHA, nil))
+        return try Canvas(surface: s)
+    }
+
     /// Throws if Cairo has recorded an error on this canvas.
     public func checkStatus() throws { try check(cairo_status(context)) }
 
@@ -186,7 +193,9 @@ public final class Canvas {
         }
         pango_layout_set_text(layout, text, -1)
         if let maxWidth {
-            pango_layout_set_width(layout, Int32(max(1, maxWidth) * Double(PANGO_SCALE)))
+            // Pango widths are Int32 in 1/1024 pt: beyond 10^6 pt means "no limit" anyway.
+            let points = maxWidth.isNaN ? 1 : min(max(1, maxWidth), 1e6)
+            pango_layout_set_width(layout, Int32(points * Double(PANGO_SCALE)))
             pango_layout_set_ellipsize(layout, PANGO_ELLIPSIZE_END)
         } else {
             pango_layout_set_width(layout, -1)

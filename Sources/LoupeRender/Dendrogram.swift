@@ -36,7 +36,10 @@ public struct Dendrogram: Sendable {
     }
 
     public func draw(_ canvas: Canvas, in rect: Rect, theme: Theme) {
-        guard leaves > 0 else { return }
+        // Merges must name earlier nodes (a record is validated before it is
+        // drawn; this keeps a bad list from trapping).
+        guard leaves > 0, merges.enumerated().allSatisfy({ k, m in (0 ..< leaves + k).contains(m.left) && (0 ..< leaves + k).contains(m.right) }),
+              leafColors.map({ $0.count >= leaves }) ?? true else { return }
         let rowHeight = rect.height / Double(leaves)
         var y = [Double](repeating: 0, count: leaves + merges.count)
         var colors = [Color?](repeating: nil, count: leaves + merges.count)

@@ -1,6 +1,7 @@
 import CCairo
 import CPNGWriter
 import Foundation
+@_exported import LoupeFiles
 
 /// The file formats a figure can be written in.
 public enum FigureFormat: String, Sendable, Codable, CaseIterable {
@@ -35,38 +36,33 @@ public enum FigureWriter {
     /// Pixels allowed along one side of a PNG.
     static let maxPixels = 16_000.0
 
+    /// Draws and writes one figure file. With a `transaction`, the file is
+    /// staged in it and appears only when the transaction commits (a figure
+    /// and its data together); without one, it is committed at once.
     public static func write(to path: String, format: FigureFormat, size: Size, dpi: Double = 200,
-                             metadata: FigureMetadata, draw: (Canvas) throws -> Void) throws {
-        let folder = try checkFolder(of: path)
-        let temporary = folder + "/." + (path as NSString).lastPathComponent + ".partial.\(getpid()).\(UInt32.random(in: 0 ... .max))"
-        defer { unlink(temporary) }
+                             metadata: FigureMetadata, in transaction: FileTransaction? = nil,
+                             draw: (Canvas) throws -> Void) throws {
+        let t = transaction ?? FileTransaction()
         switch format {
         case .png:
             let data = try png(size: size, dpi: dpi, metadata: metadata, draw: draw)
-            guard FileManager.default.createFile(atPath: temporary, contents: data) else {
-                throw RenderError.writeFailed(path: path, reason: "the folder '\(folder)' is not writable")
-            }
+            try t.stage(data, to: path)
         case .svg, .pdf:
-            try vector(format, to: temporary, size: size, metadata: metadata, draw: draw)
+            try t.stage(path) { temporary in
+                do { try vector(format, to: temporary, size: size, metadata: metadata, draw: draw) } catch RenderError.cairo(let m)
+                    where m.contains("writing") || m.contains("write") {
+                    throw FileProblem(path, .write, "\(FileTransaction.reason(errno, path)) (cairo: \(m))")
+                }
+            }
         }
-        guard rename(temporary, path) == 0 else {
-            throw RenderError.writeFailed(path: path, reason: String(cString: strerror(errno)))
-        }
+        if transaction == nil { try t.commit() }
     }
 
-    /// The output folder, checked to exist and be writable before any drawing.
+    /// The output folder, checked to exist and be writable before any
+    /// drawing, and the output, if it exists, to be a regular file.
     @discardableResult
     public static func checkFolder(of path: String) throws -> String {
-        let parent = (path as NSString).deletingLastPathComponent
-        let folder = parent.isEmpty ? "." : parent
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
-            throw RenderError.writeFailed(path: path, reason: "the folder '\(folder)' does not exist")
-        }
-        guard FileManager.default.isWritableFile(atPath: folder) else {
-            throw RenderError.writeFailed(path: path, reason: "the folder '\(folder)' is not writable")
-        }
-        return folder
+        try FileTransaction.checkTarget(path)
     }
 
     /// The pixel size of a PNG of `size` points at `dpi`.

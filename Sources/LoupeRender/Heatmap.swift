@@ -33,13 +33,19 @@ public struct ColorScale: Sendable, Equatable, Codable {
             let step = max(1, (h - l) / max(1, maxCount - 1))
             return stride(from: l, through: h, by: step).map { pow(10, Double($0)) }.filter { $0 >= low * 0.999 && $0 <= high * 1.001 }
         }
+        guard low.isFinite, high.isFinite else { return [low, high].filter(\.isFinite) }
         let span = high - low
         guard span > 0 else { return [low] }
+        // A span beyond Double's range (−1e308 to 1e308), or one too small
+        // to step through at this magnitude, gets its two ends.
         let raw = span / Double(max(1, maxCount - 1))
+        guard span.isFinite, raw > max(abs(low), abs(high)) * 1e-12 else { return [low, high] }
         let magnitude = pow(10, floor(log10(raw)))
         let step = [1.0, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? raw
         let first = (low / step).rounded(.up) * step
-        return stride(from: first, through: high + step * 1e-9, by: step).map { abs($0) < step * 1e-9 ? 0 : $0 }
+        let count = min(Int(((high + step * 1e-9 - first) / step).rounded(.down)), 4 * maxCount)
+        guard count >= 0 else { return [low, high] }
+        return (0 ... count).map { first + Double($0) * step }.map { abs($0) < step * 1e-9 ? 0 : $0 }
     }
 
     /// A tick value printed compactly.
@@ -217,8 +223,21 @@ public struct Heatmap: Sendable {
         }
     }
 
+    /// Throws unless every row, the cell text and the labels agree with the
+    /// values' rows × columns.
+    public func checkShape() throws {
+        func bad(_ what: String) -> RenderError { .inconsistent("heatmap \(what) (\(rows) × \(columns) values)") }
+        if let r = values.firstIndex(where: { $0.count != columns }) { throw bad("row \(r) has \(values[r].count) values") }
+        if let cellText, cellText.count != rows || cellText.contains(where: { $0.count != columns }) { throw bad("cell text has another shape") }
+        if rowLabels.count != rows { throw bad("has \(rowLabels.count) row labels") }
+        if columnLabels.count != columns { throw bad("has \(columnLabels.count) column labels") }
+        if let topLabels, topLabels.count != columns { throw bad("has \(topLabels.count) top labels") }
+        if let topMarks, topMarks.count != columns { throw bad("has \(topMarks.count) top marks") }
+    }
+
     public func draw(_ canvas: Canvas, in frame: Rect, theme: Theme) throws {
         guard rows > 0, columns > 0 else { return }
+        try checkShape()
         let plot = plotRect(canvas, in: frame, theme: theme)
         let cw = plot.width / Double(columns), ch = plot.height / Double(rows)
 

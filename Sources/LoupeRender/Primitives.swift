@@ -161,6 +161,11 @@ public struct SmallMultiples: Sendable {
     }
 
     public func draw(_ canvas: Canvas, in frame: Rect, theme: Theme) throws {
+        let columns = panels.first?.count ?? 0, side = panels.first?.first?.count ?? 0
+        guard panels.allSatisfy({ $0.count == columns && $0.allSatisfy { $0.count == side && $0.allSatisfy { $0.count == side } } }),
+              rowLabels.count == panels.count, columnLabels.count == columns else {
+            throw RenderError.inconsistent("small multiples of unequal shapes or labels")
+        }
         let m = margins(canvas, theme: theme)
         let (origin, panel) = geometry(canvas, in: frame, theme: theme)
         let cell = panel + Self.gap

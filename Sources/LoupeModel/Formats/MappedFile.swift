@@ -1,3 +1,4 @@
+@_exported import LoupeFiles
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -16,11 +17,13 @@ final class MappedFile {
 
     init(path: String) throws {
         self.path = path
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else {
-            throw ModelError.fileNotFound(path: path)
+        switch PathKind(path) {
+        case .missing: throw ModelError.fileNotFound(path: path)
+        case .directory: throw ModelError.unreadable(path: path, reason: "it is a folder, not a file")
+        case let .special(what): throw ModelError.unreadable(path: path, reason: "it is \(what), not a regular file")
+        case .regular: break
         }
-        let fd = open(path, O_RDONLY)
+        let fd = open(path, O_RDONLY | O_NONBLOCK)
         guard fd >= 0 else {
             throw ModelError.unreadable(path: path, reason: String(cString: strerror(errno)))
         }

@@ -197,27 +197,3 @@ public struct SafetensorsWriter {
         try AtomicFile.write(try encoded(), to: path)
     }
 }
-
-/// Writing files so that a reader never sees half of one.
-public enum AtomicFile {
-    /// Writes `data` to a temporary file in the target's folder and renames it
-    /// into place; on any failure the temporary file is removed and an
-    /// existing file at `path` is left untouched.
-    public static func write(_ data: Data, to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let folder = url.deletingLastPathComponent().path
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
-            throw ModelError.writeFailed(path: path, reason: "the folder '\(folder)' does not exist")
-        }
-        let temporary = folder + "/." + url.lastPathComponent + ".partial.\(getpid())"
-        guard FileManager.default.createFile(atPath: temporary, contents: data) else {
-            throw ModelError.writeFailed(path: path, reason: "the folder '\(folder)' is not writable")
-        }
-        guard rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw ModelError.writeFailed(path: path, reason: reason)
-        }
-    }
-}

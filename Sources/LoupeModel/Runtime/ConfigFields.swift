@@ -85,23 +85,6 @@ func quoted(_ value: Any) -> String {
     return printable(raw, limit: 200)
 }
 
-/// Text from a file made safe for one terminal line: control characters and
-/// escapes shown as \u{…}, cut to `limit` characters.
-func printable(_ s: String, limit: Int) -> String {
-    var out = ""
-    var count = 0
-    for scalar in s.unicodeScalars {
-        if count >= limit { out += "…"; break }
-        if scalar.value < 0x20 || (0x7F ..< 0xA0).contains(scalar.value) {
-            out += "\\u{\(String(scalar.value, radix: 16))}"
-        } else {
-            out.unicodeScalars.append(scalar)
-        }
-        count += 1
-    }
-    return out
-}
-
 /// Reads config.json fields by type, tracking which were read, so that the
 /// rest can be checked against the table.
 final class JSONFields {

@@ -118,7 +118,10 @@ enum HuggingFaceLoader {
     }
 
     static func readJSON(_ path: String) throws -> [String: Any] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ModelError.fileNotFound(path: path) }
+        let data: Data
+        do throws(FileProblem) { data = try InputFile.read(path) } catch {
+            throw error.reason == "no such file" ? ModelError.fileNotFound(path: path) : ModelError.unreadable(path: path, reason: error.reason)
+        }
         guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw ModelError.corrupt(path: path, offset: 0, detail: "not a JSON object")
         }

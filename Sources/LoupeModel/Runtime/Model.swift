@@ -56,12 +56,14 @@ public final class Model: Sendable {
     /// `tokenizer.json` beside it), or a Hugging Face model folder.
     public init(path: String) throws {
         let start = Date()
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw ModelError.fileNotFound(path: path)
+        let kind = PathKind(path)
+        switch kind {
+        case .missing: throw ModelError.fileNotFound(path: path)
+        case let .special(what): throw ModelError.unreadable(path: path, reason: "it is \(what), not a model file or folder")
+        case .regular, .directory: break
         }
         let parts: LoadedParts
-        if isDir.boolValue {
+        if kind == .directory {
             parts = try HuggingFaceLoader.load(folder: path)
         } else if try Self.startsWithGGUFMagic(path) {
             parts = try GGUFLoader.load(path: path)
@@ -79,6 +81,15 @@ public final class Model: Sendable {
         tensorTable = parts.tensorTable
         weights = parts.weights
         loadSeconds = Date().timeIntervalSince(start)
+    }
+
+    /// The config and tokenizer of a Hugging Face model folder, without its
+    /// weights (what `tokenize` needs).
+    public static func configAndTokenizer(folder: String) throws -> (ModelConfig, Tokenizer) {
+        let configPath = folder + "/config.json"
+        let json = try HuggingFaceLoader.readJSON(configPath)
+        return (try ModelConfig.fromHuggingFace(json, path: configPath),
+                try HuggingFaceLoader.tokenizerFromJSON(folder: folder, modelConfig: json))
     }
 
     private static func startsWithGGUFMagic(_ path: String) throws -> Bool {
