@@ -9,7 +9,7 @@ SWIFT      ?= swift
 BUILDFLAGS := -c release -Xswiftc -enable-testing
 LOUPE      := .build/release/loupe
 
-.PHONY: all setup build gallery test bench clean
+.PHONY: all setup build gallery test bench fuzz fuzz-build clean
 
 all: gallery
 
@@ -40,10 +40,24 @@ test: setup
 	$(SWIFT) test $(BUILDFLAGS) --skip-build
 	OPENBLAS_CORETYPE=$(SECONDKERNEL) $(SWIFT) test $(BUILDFLAGS) --skip-build
 
+# libFuzzer over the readers of untrusted files (Fuzz/README.md): an
+# instrumented build of its own in .build-fuzz, then every target for
+# FUZZRUNS executions (or FUZZSECONDS seconds each, when set).
+FUZZRUNS    ?= 1000000
+FUZZSECONDS ?=
+FUZZFLAGS   := -c release --build-path .build-fuzz --product loupe-fuzz \
+               -Xswiftc -sanitize=fuzzer,address --toolset Fuzz/toolset.json
+
+fuzz-build: setup
+	LOUPE_FUZZ=1 $(SWIFT) build $(FUZZFLAGS)
+
+fuzz: fuzz-build
+	scripts/fuzz.sh $(if $(FUZZSECONDS),seconds $(FUZZSECONDS),runs $(FUZZRUNS))
+
 bench: build
 	$(LOUPE) bench forward --tokens 64 --repeat 9
 	$(LOUPE) bench render --repeat 9
 	$(LOUPE) bench dream --repeat 9
 
 clean:
-	rm -rf .build out
+	rm -rf .build .build-fuzz out

@@ -98,9 +98,9 @@ let package = Package(
 )
 
 // The libFuzzer driver exists only in the instrumented build (`make fuzz`
-// sets LOUPE_FUZZ=1 and builds with -sanitize=fuzzer): libFuzzer supplies
-// its `main`, so in an ordinary build it could not link.
+// sets LOUPE_FUZZ=1 and builds with -sanitize=fuzzer): it calls libFuzzer's
+// driver, so an ordinary build could not link it.
 if Context.environment["LOUPE_FUZZ"] == "1" {
     package.targets.append(.executableTarget(name: "loupe-fuzz", dependencies: ["LoupeFuzzing"], path: "Fuzz",
-                                             exclude: ["corpus", "README.md"], sources: ["Driver.swift"]))
+                                             exclude: ["corpus", "README.md", "make_corpus.py"], sources: ["main.swift"]))
 }

@@ -4,7 +4,7 @@ a fuzzer mutates short inputs faster and reaches more of the reader.
     python3 Fuzz/make_corpus.py
 
 Writes Fuzz/corpus/<target>/seed-*. Needs numpy and the `gguf` package.
-The models are random and tiny (one block, d_model 8, a 64-token
+The models are random and tiny (one block, d_model 8, a 103-token
 byte-level vocabulary); they load, and that is all they are for.
 """
 
@@ -23,11 +23,15 @@ rng = np.random.default_rng(0)
 
 
 def byte_vocab():
-    """GPT-2's byte-to-unicode map for the printable ASCII bytes, plus merges."""
+    """GPT-2's byte-to-unicode symbols of the printable ASCII bytes and the
+    space (Ġ), a few merges, and <|endoftext|> as id 0: 103 tokens."""
     pieces = ["<|endoftext|>"] + [chr(c) for c in range(0x21, 0x7F)]
-    pieces = pieces[:56] + ["\u0120", "\u0120t", "he", "\u0120the", "in", "er", "an", "on"]
+    pieces += ["\u0120", "\u0120t", "he", "\u0120the", "in", "er", "an", "on"]
     merges = ["\u0120 t", "h e", "\u0120t he", "i n", "e r", "a n", "o n"]
     return pieces, merges
+
+
+VOCAB = 103
 
 
 def write(target, name, data):
@@ -41,7 +45,8 @@ def gguf_bytes(arch, extra=None, tensors=True, dtype=np.float32):
     os.makedirs(OUT, exist_ok=True)
     path = os.path.join(OUT, ".tmp.gguf")
     w = gguf.GGUFWriter(path, arch)
-    d, ff, H, kv, vocab = 8, 16, 2, 1, 64
+    d, ff, H, kv = 8, 16, 2, 1
+    vocab = len(byte_vocab()[0])
     w.add_name("seed")
     w.add_block_count(1)
     w.add_context_length(32)
@@ -141,7 +146,7 @@ def main():
     write("gguf", "llama", gguf_bytes("llama"))
     write("gguf", "gpt2", gguf_bytes("gpt2"))
     write("gguf", "llama-f16", gguf_bytes("llama", dtype=np.float16))
-    write("gguf", "metadata-only", gguf_bytes("llama", tensors=False))
+    write("gguf", "refusal-no-tensors", gguf_bytes("llama", tensors=False))
     refusals = os.path.join(REPO, "Tests/LoupeModelTests/Fixtures/reference/families/refusals")
     for name in sorted(os.listdir(refusals)):
         with open(os.path.join(refusals, name), "rb") as f:
@@ -163,10 +168,10 @@ def main():
     # config.json NUL tokenizer.json: llama and gpt2 configs.
     tok = json.dumps(tokenizer_json(), ensure_ascii=False).encode()
     llama = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 8, "intermediate_size": 16,
-             "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "vocab_size": 64,
+             "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "vocab_size": VOCAB,
              "max_position_embeddings": 32, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "hidden_act": "silu",
              "tie_word_embeddings": True, "bos_token_id": 0, "eos_token_id": 0}
-    gpt2 = {"model_type": "gpt2", "n_embd": 8, "n_layer": 1, "n_head": 2, "n_positions": 32, "vocab_size": 64,
+    gpt2 = {"model_type": "gpt2", "n_embd": 8, "n_layer": 1, "n_head": 2, "n_positions": 32, "vocab_size": VOCAB,
             "layer_norm_epsilon": 1e-5, "activation_function": "gelu_new", "bos_token_id": 0, "eos_token_id": 0}
     write("config-tokenizer", "llama", json.dumps(llama).encode() + b"\0" + tok)
     write("config-tokenizer", "gpt2", json.dumps(gpt2).encode() + b"\0" + tok)

@@ -72,6 +72,9 @@ struct FigureOptions: ParsableArguments {
     /// error, not a PNG with ".png" added to its name.
     func destination(defaultBase base: String) throws -> (path: String, format: FigureFormat) {
         if let output {
+            if case let .special(what) = PathKind(output) {
+                throw OptionError("-o '\(output)' is \(what); Loupe writes figures only to regular files")
+            }
             let ext = (output as NSString).pathExtension
             if !ext.isEmpty, FigureFormat(path: output) == nil {
                 throw OptionError("-o '\(output)': '.\(ext)' is not a figure format (png, svg, pdf)")

@@ -110,7 +110,8 @@ public enum FigurePipeline {
             throw CoreError.badFigureData(path: path, detail: error.reason)
         }
         let header: RecordHeader
-        do { header = try JSONDecoder().decode(RecordHeader.self, from: bytes) } catch {
+        do { header = try JSONDecoder().decode(RecordHeader.self, from: bytes) } catch let error as DecodingError {
+            if case .dataCorrupted = error { throw CoreError.badFigureData(path: path, detail: "not valid JSON (\(describe(error)))") }
             throw CoreError.badFigureData(path: path, detail: "not a Loupe figure record (no 'view')")
         }
         let view = try registry.view(header.view)

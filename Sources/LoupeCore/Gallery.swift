@@ -230,6 +230,9 @@ public final class GalleryRunner: @unchecked Sendable {
                 self.outcomes[i] = outcome
                 self.finishedCount += 1
                 let n = self.finishedCount
+                // The manifest is the journal: rewritten (atomically) after
+                // every figure, so a run cut short resumes where it stopped.
+                do { _ = try self.writeManifest() } catch { self.journalError = self.journalError ?? error }
                 self.lock.unlock()
                 scheduler.finish(i)
                 self.release(self.items[i].group)
@@ -237,6 +240,7 @@ public final class GalleryRunner: @unchecked Sendable {
             }
         }
         progress.end()
+        if let journalError { throw journalError }
 
         let manifest = try writeManifest()
         let index = try writeIndex()
@@ -314,6 +318,9 @@ public final class GalleryRunner: @unchecked Sendable {
         }
         return outcome
     }
+
+    /// The first failure to write the manifest during the run.
+    private var journalError: Error?
 
     /// The records analysed by workers, kept until their exports are read.
     private var records: [Int: FigureRecord] = [:]

@@ -26,7 +26,7 @@ public enum OptionsFile {
         let reader = SpecReader(file: source)
         guard let root = reader.parse(text) else {
             // An empty file sets nothing.
-            if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return [:] }
+            if reader.problems.first?.message == "the file is empty" { return [:] }
             throw bad(reader.problems.first.map { p in (p.line.map { "line \($0): " } ?? "") + p.message } ?? "not YAML or JSON")
         }
         if case .scalar = root, (root.scalar?.string ?? "").isEmpty || root.scalar?.string == "~" || root.scalar?.string == "null" { return [:] }

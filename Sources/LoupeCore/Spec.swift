@@ -9,7 +9,8 @@ public struct SpecProblem: Sendable, Equatable, CustomStringConvertible {
     public var line: Int?
     public var message: String
 
-    public var description: String { file + (line.map { ":\($0)" } ?? "") + ": " + message }
+    /// Messages quote the spec's text: escaped and cut, one line each.
+    public var description: String { printable(file, limit: 300) + (line.map { ":\($0)" } ?? "") + ": " + printable(message, limit: 600) }
 }
 
 /// A spec that cannot be used, with every problem found in it (not just the first).

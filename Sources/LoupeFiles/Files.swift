@@ -242,8 +242,14 @@ public enum TemporaryFiles {
     /// Installs the handlers: on SIGINT, SIGTERM or SIGHUP every pending
     /// temporary file is removed, then the signal ends the process as it
     /// would have without the handler.
+    /// A signal the process was started with ignored (`nohup`, a test
+    /// runner's SIGINT) stays ignored.
     public static func removeOnSignals() {
         for sig in [SIGINT, SIGTERM, SIGHUP] {
+            var current = sigaction()
+            guard sigaction(sig, nil, &current) == 0 else { continue }
+            let ignored = unsafeBitCast(SIG_IGN, to: Int.self)
+            if unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) == ignored { continue }
             signal(sig) { sig in
                 for i in 0 ..< TemporaryFiles.capacity {
                     if let p = TemporaryFiles.slots[i] { unlink(p) }

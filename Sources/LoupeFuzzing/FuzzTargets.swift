@@ -26,7 +26,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case record
 
     /// Runs the target on one input. Throws `FuzzFinding` when a message is
-    /// not clean; other errors are the input's, and are expected.
+    /// not clean; other errors (rethrown after their message is checked) are
+    /// the input's, and are expected.
     public func run(_ bytes: Data) throws {
         do {
             try body(bytes)
@@ -34,11 +35,15 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             throw finding
         } catch {
             try Self.checkMessage("\(error)", multiline: error is SpecError)
+            throw error
         }
     }
 
     private func body(_ bytes: Data) throws {
-        let scratch = try Self.scratch()
+        // A folder per call: the tests run targets on several threads at once.
+        let scratch = try Self.scratch() + "/" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
         switch self {
         case .gguf:
             let path = scratch + "/model.gguf"

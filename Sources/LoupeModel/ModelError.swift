@@ -65,31 +65,31 @@ public enum ModelError: Error, Equatable, CustomStringConvertible, LocalizedErro
         case let .unreadable(path, reason):
             return "cannot read '\(path)': \(reason)"
         case let .unknownFormat(path, found):
-            return "'\(path)' is neither GGUF nor safetensors (it starts with \(found))"
+            return "'\(path)' is neither GGUF nor safetensors (it starts with \(shown(found)))"
         case let .truncated(path, offset, expected):
             return "'\(path)' is truncated or corrupt: at byte \(offset) expected \(expected), but the file ends"
         case let .corrupt(path, offset, detail):
             return "'\(path)' is corrupt at byte \(offset): \(detail)"
         case let .unsupportedArchitecture(path, architecture):
-            return "'\(path)': architecture '\(architecture)' is not supported (supported: \(Family.supportedNames))"
+            return "'\(path)': architecture '\(shown(architecture))' is not supported (supported: \(Family.supportedNames))"
         case let .unsupportedSetting(path, field, value, supported):
-            return "'\(path)': \(field) \(value) is not supported (supported: \(supported))"
+            return "'\(path)': \(shown(field)) \(shown(value)) is not supported (supported: \(supported))"
         case let .unknownField(path, field, value, family):
-            return "'\(path)': field '\(field)' (\(value)) is not one Loupe knows for \(family) models; it may change the computation, so the model is refused"
+            return "'\(path)': field '\(shown(field))' (\(shown(value))) is not one Loupe knows for \(family) models; it may change the computation, so the model is refused"
         case let .badField(path, field, expected, found):
-            return "'\(path)': field '\(field)' must be \(expected), found \(found)"
+            return "'\(path)': field '\(shown(field))' must be \(expected), found \(shown(found))"
         case let .unexpectedTensor(path, tensor, family):
-            return "'\(path)' holds tensor '\(tensor)', which a \(family) model does not use; it may change the computation, so the model is refused"
+            return "'\(path)' holds tensor '\(shown(tensor))', which a \(family) model does not use; it may change the computation, so the model is refused"
         case let .internalInconsistency(detail):
             return "internal error (please report): \(detail)"
         case let .unsupportedTensorType(path, tensor, type):
-            return "'\(path)': tensor '\(tensor)' has type \(type), which Loupe cannot dequantize (supported: \(GGMLType.supportedNames))"
+            return "'\(path)': tensor '\(shown(tensor))' has type \(type), which Loupe cannot dequantize (supported: \(GGMLType.supportedNames))"
         case let .missingTensor(path, tensor):
-            return "'\(path)' has no tensor '\(tensor)'"
+            return "'\(path)' has no tensor '\(shown(tensor))'"
         case let .badTensorShape(path, tensor, expected, found):
-            return "'\(path)': tensor '\(tensor)' has shape \(found), expected \(expected)"
+            return "'\(path)': tensor '\(shown(tensor))' has shape \(found), expected \(expected)"
         case let .missingMetadata(path, key):
-            return "'\(path)' lacks '\(key)'"
+            return "'\(path)' lacks '\(shown(key))'"
         case let .badTokenizer(path, detail):
             return "tokenizer in '\(path)': \(detail)"
         case .emptyPrompt:
@@ -99,7 +99,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible, LocalizedErro
         case let .tokenOutOfVocabulary(id, size):
             return "token id \(id) is outside the vocabulary (valid ids are 0 to \(size - 1))"
         case let .unknownHook(pattern, example):
-            return "hook pattern '\(pattern)' matches no hook point (for example '\(example)'; see 'loupe inspect')"
+            return "hook pattern '\(shown(pattern))' matches no hook point (for example '\(example)'; see 'loupe inspect')"
         case let .nonFiniteActivation(hook, position):
             return "the forward pass produced NaN or infinity at '\(hook)', position \(position): the model weights may be corrupt"
         case let .nonFiniteGradient(objective):
@@ -113,3 +113,6 @@ public enum ModelError: Error, Equatable, CustomStringConvertible, LocalizedErro
 
     public var errorDescription: String? { description }
 }
+
+/// A name or value read from a file, as messages quote it: escaped and cut.
+func shown(_ s: String) -> String { printable(s, limit: 120) }

@@ -215,3 +215,13 @@ let worldTokens = ["Hello", "·world", "↵", "东京", "の", "مرحبا", "�
         #expect(Colormap.rdbu.isDiverging && !Colormap.magma.isDiverging)
     }
 }
+
+/// Colour-bar ticks end on any finite range: one beyond Double's span
+/// (−1e308 to 1e308) and one too narrow to step through at its magnitude.
+@Test func ticksOfExtremeRanges() {
+    #expect(ColorScale(low: -1e308, high: 1e308).ticks() == [-1e308, 1e308])
+    #expect(ColorScale(low: 1e16, high: 1e16 + 2).ticks() == [1e16, 1e16 + 2])
+    #expect(ColorScale(low: 0, high: 1e308).ticks().count <= 20)
+    #expect(ColorScale(low: 0, high: 1).ticks() == [0, 0.25, 0.5, 0.75, 1])
+    #expect(ColorScale(low: 1, high: 1e308, logarithmic: true).ticks().count <= 400)
+}

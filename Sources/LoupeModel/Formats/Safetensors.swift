@@ -71,7 +71,7 @@ public final class SafetensorsFile {
                   let shape = fields["shape"] as? [Int],
                   let offsets = fields["data_offsets"] as? [Int], offsets.count == 2
             else {
-                throw ModelError.corrupt(path: path, offset: 8, detail: "header entry '\(name)' lacks dtype, shape or data_offsets")
+                throw ModelError.corrupt(path: path, offset: 8, detail: "header entry '\(shown(name))' lacks dtype, shape or data_offsets")
             }
             // Element counts are checked before they are multiplied out: a
             // tensor cannot hold more values than its bytes can (8 per byte,
@@ -90,17 +90,17 @@ public final class SafetensorsFile {
             }
             let (begin, end) = (offsets[0], offsets[1])
             guard begin >= 0, begin <= end else {
-                throw ModelError.corrupt(path: path, offset: 8, detail: "tensor '\(name)' has data offsets [\(begin), \(end)]")
+                throw ModelError.corrupt(path: path, offset: 8, detail: "tensor '\(shown(name))' has data offsets [\(begin), \(end)]")
             }
             guard end <= dataSize else {
                 throw ModelError.truncated(path: path, offset: dataOffset + begin,
-                                           expected: "\(end - begin) bytes of tensor '\(name)'")
+                                           expected: "\(end - begin) bytes of tensor '\(shown(name))'")
             }
             if let known = SafetensorsDType(rawValue: dtype) {
                 let expected = count * known.byteWidth
                 guard expected == end - begin else {
                     throw ModelError.corrupt(path: path, offset: dataOffset + begin,
-                                             detail: "tensor '\(name)' of shape \(shape) and type \(dtype) needs \(expected) bytes but has \(end - begin)")
+                                             detail: "tensor '\(shown(name))' of shape \(shape) and type \(dtype) needs \(expected) bytes but has \(end - begin)")
                 }
             }
             infos.append(SafetensorsTensorInfo(name: name, dtype: dtype, shape: shape, begin: begin, end: end))

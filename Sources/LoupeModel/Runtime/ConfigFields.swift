@@ -313,7 +313,7 @@ extension ModelConfig {
                 throw f.unsupported("\(key) type", type, supported: "default, linear, llama3")
             }
             if let extra = unused.sorted().first(where: { p[$0] != nil && !(p[$0] is NSNull) }) {
-                throw f.unsupported("\(key).\(extra)", p[extra]!, supported: "absent for rope type '\(type)'")
+                throw f.unsupported("\(key).\(extra)", p[extra]!, supported: "absent for rope type '\(shown(type))'")
             }
         }
         if let first = kinds.first, let other = kinds.first(where: { $0.1 != first.1 }) {

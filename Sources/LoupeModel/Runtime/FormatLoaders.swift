@@ -29,7 +29,7 @@ enum GGUFLoader {
         let path = file.path
         let kind = md["tokenizer.ggml.model"]?.string ?? "(none)"
         guard kind == "gpt2" else {
-            throw ModelError.badTokenizer(path: path, detail: "tokenizer.ggml.model is '\(kind)'; only byte-level BPE ('gpt2') is supported")
+            throw ModelError.badTokenizer(path: path, detail: "tokenizer.ggml.model is '\(shown(kind))'; only byte-level BPE ('gpt2') is supported")
         }
         guard let tokens = md["tokenizer.ggml.tokens"]?.array?.compactMap(\.string), !tokens.isEmpty else {
             throw ModelError.missingMetadata(path: path, key: "tokenizer.ggml.tokens")
@@ -39,13 +39,13 @@ enum GGUFLoader {
         merges.reserveCapacity(mergeStrings.count)
         for (i, m) in mergeStrings.enumerated() {
             guard let space = m.firstIndex(of: " ") else {
-                throw ModelError.badTokenizer(path: path, detail: "merge \(i) ('\(m)') is not two symbols separated by a space")
+                throw ModelError.badTokenizer(path: path, detail: "merge \(i) ('\(shown(m))') is not two symbols separated by a space")
             }
             merges.append((String(m[..<space]), String(m[m.index(after: space)...])))
         }
         let preName = md["tokenizer.ggml.pre"]?.string ?? "default"
         guard let pre = PreTokenizer(ggufName: preName) else {
-            throw ModelError.badTokenizer(path: path, detail: "pre-tokenizer '\(preName)' is not supported (supported: gpt2, smollm, llama-bpe, qwen2)")
+            throw ModelError.badTokenizer(path: path, detail: "pre-tokenizer '\(shown(preName))' is not supported (supported: gpt2, smollm, llama-bpe, qwen2)")
         }
         // Token type 3 is "control" (and 4 "user defined"): matched in text only when special tokens are parsed.
         var specials: [String: Int] = [:]

@@ -42,6 +42,16 @@ public struct Tokenizer: Sendable {
         self.pieces = pieces
         self.preTokenizer = preTokenizer
         self.specialTokens = specialTokens
+        // The file's own ids must name tokens: a bad BOS would otherwise
+        // surface as the user's "token id out of range".
+        for (name, id) in [("BOS", bosId), ("EOS", eosId)] {
+            if let id, !(0 ..< pieces.count).contains(id) {
+                throw ModelError.badTokenizer(path: source, detail: "its \(name) token id \(id) is outside its vocabulary of \(pieces.count)")
+            }
+        }
+        for (text, id) in specialTokens.merging(addedTokens, uniquingKeysWith: { a, _ in a }) where !(0 ..< pieces.count).contains(id) {
+            throw ModelError.badTokenizer(path: source, detail: "token '\(shown(text))' has id \(id), outside its vocabulary of \(pieces.count)")
+        }
         self.bosId = bosId
         self.eosId = eosId
         self.ignoreMerges = ignoreMerges
@@ -63,7 +73,7 @@ public struct Tokenizer: Sendable {
         table.reserveCapacity(merges.count)
         for (rank, (a, b)) in merges.enumerated() {
             guard let l = ids[a], let r = ids[b], let m = ids[a + b] else {
-                throw ModelError.badTokenizer(path: source, detail: "merge \(rank) ('\(a)' '\(b)') uses a string that is not in the vocabulary")
+                throw ModelError.badTokenizer(path: source, detail: "merge \(rank) ('\(shown(a))' '\(shown(b))') uses a string that is not in the vocabulary")
             }
             let key = MergePair(left: Int32(l), right: Int32(r))
             if table[key] == nil { table[key] = Merge(rank: Int32(rank), id: Int32(m)) }
