@@ -3,7 +3,8 @@ a fuzzer mutates short inputs faster and reaches more of the reader.
 
     python3 Fuzz/make_corpus.py
 
-Writes Fuzz/corpus/<target>/seed-*. Needs numpy and the `gguf` package.
+Writes Fuzz/corpus/<target>/seed-*. Needs numpy, the `gguf` package and a
+built `loupe` (the record seeds are rendered with it).
 The models are random and tiny (one block, d_model 8, a 103-token
 byte-level vocabulary); they load, and that is all they are for.
 """
@@ -186,12 +187,43 @@ def main():
             with open(full, "rb") as f:
                 write("spec", name, f.read())
 
-    # Records: the example records of every view, committed beside the goldens.
-    snapshots = os.path.join(REPO, "Tests/LoupeViewsTests/__Snapshots__")
-    for name in sorted(os.listdir(snapshots)):
-        if name.startswith("example-") and name.endswith(".json"):
-            with open(os.path.join(snapshots, name), "rb") as f:
-                write("record", name[len("example-"):-len(".json")], f.read())
+    # Records: small ones of every view and mode, rendered by a built `loupe`
+    # on the tiny llama fixture (the example records are too big to mutate fast).
+    write_records()
+
+
+def write_records():
+    import subprocess
+    import tempfile
+    loupe = os.path.join(REPO, ".build/release/loupe")
+    model = os.path.join(REPO, "Tests/LoupeModelTests/Fixtures/reference/tiny/tiny-llama/tiny-llama-f32.gguf")
+    if not os.path.exists(loupe):
+        raise SystemExit("build loupe first (make build): the record seeds are rendered with it")
+    with tempfile.TemporaryDirectory() as tmp:
+        prompts = os.path.join(tmp, "set.jsonl")
+        with open(prompts, "w") as f:
+            for topic, text in [("sea", "the ship sails on"), ("sea", "a wave hits the shore"),
+                                ("food", "bread and jam for tea"), ("food", "a bowl of hot soup")]:
+                f.write(json.dumps({"topic": topic, "text": text}) + "\n")
+        cases = {
+            "logit-lens": ["logit-lens", "--prompt", "a b c a"],
+            "logit-lens-entropy": ["logit-lens", "--prompt", "a b", "--set", "metric=entropy"],
+            "attention-head": ["attention", "--prompt", "a b c a b", "--set", "layer=1"],
+            "attention-grid": ["attention", "--prompt", "a b c", "--set", "mode=grid"],
+            "attention-scores": ["attention", "--prompt", "a b a b", "--set", "mode=scores"],
+            "neuron-clusters": ["neuron-clusters", "--set", "prompts=" + prompts, "--set", "layer=0",
+                                "--set", "neurons=6", "--set", "clusters=2"],
+            "neuron-clusters-kmeans": ["neuron-clusters", "--set", "prompts=" + prompts, "--set", "layer=1",
+                                       "--set", "neurons=5", "--set", "clusters=2", "--set", "method=kmeans"],
+            "text-deep-dream": ["text-deep-dream", "--prompt", "a b", "--set", "layer=0", "--set", "neuron=3",
+                                "--set", "steps=4", "--set", "positions=3", "--set", "show=2"],
+        }
+        for name, args in cases.items():
+            out = os.path.join(tmp, name + ".png")
+            subprocess.run([loupe, "render", args[0], "--model", model] + args[1:] + ["-o", out],
+                           check=True, capture_output=True)
+            with open(os.path.join(tmp, name + ".json"), "rb") as f:
+                write("record", name, f.read())
 
 
 if __name__ == "__main__":

@@ -1,3 +1,5 @@
+import LoupeFiles
+
 /// Errors of the view registry, options and figure pipeline.
 public enum CoreError: Error, Equatable, CustomStringConvertible {
     /// No registered view has this id.
@@ -19,12 +21,12 @@ public enum CoreError: Error, Equatable, CustomStringConvertible {
         switch self {
         case let .unknownView(id, available):
             let hint = closest(to: id, in: available).map { "; did you mean '\($0)'?" } ?? ""
-            return "unknown view '\(id)' (views: \(available.joined(separator: ", ")))\(hint)"
+            return "unknown view '\(printable(id, limit: 120))' (views: \(available.joined(separator: ", ")))\(hint)"
         case let .unknownOption(view, key, allowed):
             let hint = closest(to: key, in: allowed).map { "; did you mean '\($0)'?" } ?? ""
-            return "view '\(view)' has no option '\(key)' (options: \(allowed.joined(separator: ", ")))\(hint)"
+            return "view '\(view)' has no option '\(printable(key, limit: 120))' (options: \(allowed.joined(separator: ", ")))\(hint)"
         case let .badOptionValue(view, key, value, expected):
-            return "view '\(view)' option '\(key)': '\(value)' is not \(expected)"
+            return "view '\(view)' option '\(printable(key, limit: 120))': '\(printable(value, limit: 200))' is not \(expected)"
         case let .badFigureData(path, detail):
             return "cannot read figure data '\(path)': \(detail)"
         case let .badOptions(source, detail):

@@ -243,7 +243,9 @@ public enum TemporaryFiles {
     /// temporary file is removed, then the signal ends the process as it
     /// would have without the handler.
     /// A signal the process was started with ignored (`nohup`, a test
-    /// runner's SIGINT) stays ignored.
+    /// runner's SIGINT) stays ignored; one it was started with blocked (as
+    /// some parents leave their children) is unblocked, so that it can end
+    /// the process.
     public static func removeOnSignals() {
         for sig in [SIGINT, SIGTERM, SIGHUP] {
             var current = sigaction()
@@ -257,6 +259,10 @@ public enum TemporaryFiles {
                 signal(sig, SIG_DFL)
                 raise(sig)
             }
+            var set = sigset_t()
+            sigemptyset(&set)
+            sigaddset(&set, sig)
+            pthread_sigmask(SIG_UNBLOCK, &set, nil)
         }
     }
 }

@@ -22,7 +22,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case configTokenizer = "config-tokenizer"
     /// A YAML gallery spec, and the same text as a dashboard spec.
     case spec
-    /// A figure record (`fig.json`) read, validated and drawn, as `redraw` does.
+    /// A figure record (`fig.json`) read, validated and drawn once, as `redraw` does.
     case record
 
     /// Runs the target on one input. Throws `FuzzFinding` when a message is
@@ -80,17 +80,16 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             let path = scratch + "/figure.json"
             try bytes.write(to: URL(fileURLWithPath: path))
             let (record, view) = try FigurePipeline.readRecord(path, registry: BuiltinViews.registry)
+            // One drawing per input (the input's length picks the theme and
+            // width), so that the target runs fast enough to fuzz.
             let canvas = try Canvas.recording()
-            for theme in [Theme.light, .paper] {
-                for width: Double? in [nil, 234] {
-                    let style = FigureStyle(theme: theme, width: width, dpi: 72)
-                    let size = try FigurePipeline.size(of: record, view: view, style: style)
-                    let frame = Rect(x: 0, y: 0, width: size.width, height: size.height)
-                    try view.draw(record.data, record.options, canvas, frame, theme)
-                    _ = try view.hitRegions(record.data, record.options, frame, theme, canvas)
-                    _ = try view.exports(record.data, record.options)
-                }
-            }
+            let theme = bytes.count % 2 == 0 ? Theme.light : .paper
+            let style = FigureStyle(theme: theme, width: bytes.count % 3 == 0 ? 234 : nil, dpi: 72)
+            let size = try FigurePipeline.size(of: record, view: view, style: style)
+            let frame = Rect(x: 0, y: 0, width: size.width, height: size.height)
+            try view.draw(record.data, record.options, canvas, frame, theme)
+            _ = try view.hitRegions(record.data, record.options, frame, theme, canvas)
+            _ = try view.exports(record.data, record.options)
         }
     }
 

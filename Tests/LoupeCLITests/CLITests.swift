@@ -394,7 +394,7 @@ enum Paths {
             ("direction:0:\(folder)/short.f32", "the direction in '\(folder)/short.f32' has 1 values but the residual stream has 64"),
             ("attention:1", "it must start with neuron:, logit: or direction:"),
             ("neuron:0:x", "'x' is not a neuron index"),
-            ("direction:0:\(folder)/missing@home.f32", "no direction file '\(folder)/missing@home.f32'"),
+            ("direction:0:\(folder)/missing@home.f32", "direction file '\(folder)/missing@home.f32': no such file"),
         ]
         for (spec, needle) in cases {
             let r = try Loupe.run(["grad", "--model", Paths.tinyLlama, "--prompt", "The cat sat", "--objective", spec, "--out", folder + "/g.safetensors"])

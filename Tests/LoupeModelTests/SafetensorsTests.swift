@@ -63,7 +63,7 @@ import Testing
     }
 
     @Test func atomicWriteRefusesMissingFolder() throws {
-        #expect(throws: ModelError.writeFailed(path: "/nonexistent/x.safetensors", reason: "the folder '/nonexistent' does not exist")) {
+        #expect(throws: FileProblem("/nonexistent/x.safetensors", .write, "the folder '/nonexistent' does not exist")) {
             try SafetensorsWriter().write(to: "/nonexistent/x.safetensors")
         }
     }

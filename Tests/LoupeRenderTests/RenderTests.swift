@@ -189,7 +189,7 @@ let worldTokens = ["Hello", "·world", "↵", "东京", "の", "مرحبا", "�
         }
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "previous")
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["f.png"])
-        #expect(throws: RenderError.self) {
+        #expect(throws: FileProblem.self) {
             try FigureWriter.write(to: folder + "/missing/f.png", format: .png, size: Size(10, 10), metadata: metadata, draw: draw)
         }
         #expect(throws: RenderError.self) { try FigureWriter.png(size: Size(0, 10), dpi: 200, metadata: metadata, draw: draw) }

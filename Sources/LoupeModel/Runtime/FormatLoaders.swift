@@ -27,14 +27,25 @@ enum GGUFLoader {
     static func tokenizerFromGGUF(_ file: GGUFFile) throws -> Tokenizer {
         let md = file.metadata
         let path = file.path
-        let kind = md["tokenizer.ggml.model"]?.string ?? "(none)"
+        // A key that is there with the wrong type is an error naming it, not a missing or default value.
+        func typed<T>(_ key: String, _ expected: String, _ read: (GGUFValue) -> T?) throws -> T? {
+            guard let v = md[key] else { return nil }
+            guard let t = read(v) else { throw ModelError.badField(path: path, field: key, expected: expected, found: printable(v.summary, limit: 200)) }
+            return t
+        }
+        func strings(_ v: GGUFValue) -> [String]? {
+            guard let a = v.array else { return nil }
+            let s = a.compactMap(\.string)
+            return s.count == a.count ? s : nil
+        }
+        let kind = try typed("tokenizer.ggml.model", "a string", \.string) ?? "(none)"
         guard kind == "gpt2" else {
             throw ModelError.badTokenizer(path: path, detail: "tokenizer.ggml.model is '\(shown(kind))'; only byte-level BPE ('gpt2') is supported")
         }
-        guard let tokens = md["tokenizer.ggml.tokens"]?.array?.compactMap(\.string), !tokens.isEmpty else {
+        guard let tokens = try typed("tokenizer.ggml.tokens", "an array of strings", strings), !tokens.isEmpty else {
             throw ModelError.missingMetadata(path: path, key: "tokenizer.ggml.tokens")
         }
-        let mergeStrings = md["tokenizer.ggml.merges"]?.array?.compactMap(\.string) ?? []
+        let mergeStrings = try typed("tokenizer.ggml.merges", "an array of strings", strings) ?? []
         var merges: [(String, String)] = []
         merges.reserveCapacity(mergeStrings.count)
         for (i, m) in mergeStrings.enumerated() {
@@ -43,20 +54,22 @@ enum GGUFLoader {
             }
             merges.append((String(m[..<space]), String(m[m.index(after: space)...])))
         }
-        let preName = md["tokenizer.ggml.pre"]?.string ?? "default"
+        let preName = try typed("tokenizer.ggml.pre", "a string", \.string) ?? "default"
         guard let pre = PreTokenizer(ggufName: preName) else {
             throw ModelError.badTokenizer(path: path, detail: "pre-tokenizer '\(shown(preName))' is not supported (supported: gpt2, smollm, llama-bpe, qwen2)")
         }
+        let bos = try typed("tokenizer.ggml.bos_token_id", "an integer", \.int)
+        let eos = try typed("tokenizer.ggml.eos_token_id", "an integer", \.int)
         // Token type 3 is "control" (and 4 "user defined"): matched in text only when special tokens are parsed.
         var specials: [String: Int] = [:]
-        if let types = md["tokenizer.ggml.token_type"]?.array {
+        if let types = try typed("tokenizer.ggml.token_type", "an array of integers", { $0.array }) {
             for (i, t) in types.enumerated() where i < tokens.count && (t.int == 3 || t.int == 4) {
                 specials[tokens[i]] = i
             }
         }
         return try Tokenizer(
             pieces: tokens, merges: merges, preTokenizer: pre, specialTokens: specials,
-            bosId: md["tokenizer.ggml.bos_token_id"]?.int, eosId: md["tokenizer.ggml.eos_token_id"]?.int,
+            bosId: bos, eosId: eos,
             ignoreMerges: pre == .llama3, source: path)
     }
 }
