@@ -36,7 +36,7 @@ for t in "${targets[@]}"; do
     mkdir -p "$work"
     log=".build-fuzz/findings/$t.log"
     start=$(date +%s)
-    LOUPE_FUZZ_TARGET="$t" "$binary" "$work" "Fuzz/corpus/$t" "$limit" \
+    ASAN_OPTIONS=detect_leaks=0 LOUPE_FUZZ_TARGET="$t" "$binary" "$work" "Fuzz/corpus/$t" "$limit" \
         -rss_limit_mb=4096 -malloc_limit_mb=4096 -timeout=20 -max_len=65536 -detect_leaks=0 \
         -artifact_prefix=".build-fuzz/findings/$t-" -print_final_stats=1 >"$log" 2>&1
     status=$?

@@ -83,7 +83,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible, LocalizedErro
         case let .internalInconsistency(detail):
             return "internal error (please report): \(detail)"
         case let .unsupportedTensorType(path, tensor, type):
-            return "'\(path)': tensor '\(shown(tensor))' has type \(type), which Loupe cannot dequantize (supported: \(GGMLType.supportedNames))"
+            return "'\(path)': tensor '\(shown(tensor))' has type \(shown(type)), which Loupe cannot dequantize (supported: \(GGMLType.supportedNames))"
         case let .missingTensor(path, tensor):
             return "'\(path)' has no tensor '\(shown(tensor))'"
         case let .badTensorShape(path, tensor, expected, found):
