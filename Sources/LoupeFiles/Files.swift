@@ -268,8 +268,8 @@ public enum TemporaryFiles {
 }
 
 /// Text from a file made safe for one terminal line: control characters,
-/// escapes and bidirectional overrides shown as \u{…}, cut to `limit`
-/// characters.
+/// escapes and bidirectional overrides shown as \u{…}, cut to about
+/// `limit` characters of output.
 public func printable(_ s: String, limit: Int) -> String {
     var out = ""
     var count = 0
@@ -278,11 +278,13 @@ public func printable(_ s: String, limit: Int) -> String {
         let v = scalar.value
         if v < 0x20 || (0x7F ..< 0xA0).contains(v) || (0x200E ... 0x200F).contains(v) || (0x202A ... 0x202E).contains(v)
             || (0x2066 ... 0x2069).contains(v) {
-            out += "\\u{\(String(v, radix: 16))}"
+            let escape = "\\u{\(String(v, radix: 16))}"
+            out += escape
+            count += escape.count      // the limit is on what is printed
         } else {
             out.unicodeScalars.append(scalar)
+            count += 1
         }
-        count += 1
     }
     return out
 }
