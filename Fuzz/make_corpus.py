@@ -223,7 +223,8 @@ def write_records():
             subprocess.run([loupe, "render", args[0], "--model", model] + args[1:] + ["-o", out],
                            check=True, capture_output=True)
             with open(os.path.join(tmp, name + ".json"), "rb") as f:
-                write("record", name, f.read())
+                # The prompt set's temporary path says nothing: keep its name only.
+                write("record", name, f.read().replace(prompts.encode(), b"set.jsonl"))
 
 
 if __name__ == "__main__":
