@@ -9,7 +9,9 @@
 # grows a working corpus in .build-fuzz/corpus/TARGET, kept between runs.
 # A crash, a hang (20 s), a 4 GB allocation or a bad message stops the
 # target (leaks are not checked: caches kept until exit, Pango's among them,
-# would count as leaks); the input is saved as .build-fuzz/findings/TARGET-*, and the script
+# would count as leaks; allocation stacks are not recorded, which makes targets
+# that allocate much about 30 % faster: rerun a finding by hand for them); the
+# input is saved as .build-fuzz/findings/TARGET-*, and the script
 # ends with an error after the remaining targets have run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +38,7 @@ for t in "${targets[@]}"; do
     mkdir -p "$work"
     log=".build-fuzz/findings/$t.log"
     start=$(date +%s)
-    ASAN_OPTIONS=detect_leaks=0 LOUPE_FUZZ_TARGET="$t" "$binary" "$work" "Fuzz/corpus/$t" "$limit" \
+    ASAN_OPTIONS=detect_leaks=0:malloc_context_size=0 LOUPE_FUZZ_TARGET="$t" "$binary" "$work" "Fuzz/corpus/$t" "$limit" \
         -rss_limit_mb=4096 -malloc_limit_mb=4096 -timeout=20 -max_len=65536 -detect_leaks=0 \
         -artifact_prefix=".build-fuzz/findings/$t-" -print_final_stats=1 >"$log" 2>&1
     status=$?

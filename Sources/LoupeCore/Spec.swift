@@ -72,7 +72,7 @@ final class SpecReader {
 
     func parse(_ text: String) -> Node? {
         do {
-            guard let node = try Yams.compose(yaml: text) else {
+            guard let node = try Yams.compose(yaml: text, .basic) else {
                 problem(line: nil, "the file is empty")
                 return nil
             }
