@@ -10,7 +10,10 @@ let package = Package(
         .library(name: "LoupeRender", targets: ["LoupeRender"]),
         .library(name: "LoupeCore", targets: ["LoupeCore"]),
         .library(name: "LoupeViews", targets: ["LoupeViews"]),
-        .executable(name: "loupe", targets: ["LoupeCLI"]),
+        // Every command, for any views: a package with views of its own
+        // builds its own `loupe` from it (see Plugins/README.md).
+        .library(name: "LoupeCommands", targets: ["LoupeCommands"]),
+        .executable(name: "loupe", targets: ["loupe"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -59,12 +62,14 @@ let package = Package(
         .target(name: "NeuronClusters", dependencies: ["LoupeCore"], path: "Plugins/NeuronClusters"),
         .target(name: "LoupeViews", dependencies: ["LoupeCore", "LogitLens", "Attention", "NeuronClusters", "TextDeepDream"]),
 
-        .executableTarget(
-            name: "LoupeCLI",
+        .target(
+            name: "LoupeCommands",
             dependencies: [
-                "LoupeModel", "LoupeCore", "LoupeViews", "LoupeRender", "TextDeepDream",
+                "LoupeModel", "LoupeCore", "LoupeRender", "TextDeepDream",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        // The command line with the built-in views.
+        .executableTarget(name: "loupe", dependencies: ["LoupeCommands", "LoupeViews"]),
 
         // The readers of untrusted input as functions of bytes: replayed by
         // the tests, fuzzed by `make fuzz` (see `fuzzDriver` below).
@@ -92,7 +97,7 @@ let package = Package(
             exclude: ["__Snapshots__"]),
         .testTarget(
             name: "LoupeCLITests",
-            dependencies: ["LoupeCLI", "LoupeModel", "LoupeFuzzing"]),
+            dependencies: ["loupe", "LoupeModel", "LoupeFuzzing"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -3,7 +3,6 @@ import Foundation
 import LoupeCore
 import LoupeModel
 import LoupeRender
-import LoupeViews
 
 struct DashboardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -64,7 +63,7 @@ struct DashboardCommand: ParsableCommand {
     }
 
     func run() throws {
-        var spec = try DashboardSpec.read(spec, registry: BuiltinViews.registry)
+        var spec = try DashboardSpec.read(spec, registry: Catalog.registry)
         let name = ((self.spec as NSString).lastPathComponent as NSString).deletingPathExtension
         let fmt = resolvedFormat
         var path = output ?? name + "." + fmt
@@ -135,9 +134,9 @@ struct GalleryCommand: ParsableCommand {
     }
 
     func run() throws {
-        let gallery = try GallerySpec.read(spec, registry: BuiltinViews.registry)
+        let gallery = try GallerySpec.read(spec, registry: Catalog.registry)
         let templates = try PageTemplates.locate()
-        let runner = try GalleryRunner(spec: gallery, registry: BuiltinViews.registry,
+        let runner = try GalleryRunner(spec: gallery, registry: Catalog.registry,
                                        options: .init(out: out, jobs: jobs, only: only, force: force), templates: templates)
         let summary = try runner.run(progress: TerminalProgress())
         let seconds = String(format: "%.1f", summary.seconds)

@@ -3,7 +3,6 @@ import Foundation
 import LoupeCore
 import LoupeModel
 import LoupeRender
-import LoupeViews
 
 /// `--format`, `--width`, `--height`, `--dpi`, `--theme` and `-o`, shared by render and redraw.
 struct FigureOptions: ParsableArguments {
@@ -112,7 +111,7 @@ struct Render: ParsableCommand {
     @OptionGroup var figure: FigureOptions
 
     func run() throws {
-        let registered = try BuiltinViews.registry.view(view)
+        let registered = try Catalog.registry.view(view)
         var values = try optionsFile.map(OptionsFile.read) ?? [:]
         for (k, v) in try OptionsFile.parseAssignments(assignments) { values[k] = v }
         let options = try registered.resolveOptions(values)
@@ -143,7 +142,7 @@ struct Redraw: ParsableCommand {
     @OptionGroup var figure: FigureOptions
 
     func run() throws {
-        let (record, registered) = try FigurePipeline.readRecord(data, registry: BuiltinViews.registry)
+        let (record, registered) = try FigurePipeline.readRecord(data, registry: Catalog.registry)
         let base = (data as NSString).deletingPathExtension
         let (path, format) = try figure.destination(defaultBase: base)
         // Without -o, never replace a figure already there (the original, say).
@@ -174,7 +173,7 @@ struct Views: ParsableCommand {
     }
 
     func run() throws {
-        let entries = BuiltinViews.registry.views.map { Entry(id: $0.info.id, title: $0.info.title, summary: $0.info.summary, options: $0.info.options) }
+        let entries = Catalog.registry.views.map { Entry(id: $0.info.id, title: $0.info.title, summary: $0.info.summary, options: $0.info.options) }
         if json {
             print(try jsonLine(entries))
             return

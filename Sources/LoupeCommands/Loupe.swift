@@ -3,13 +3,23 @@ import ArgumentParser
 import Glibc
 #endif
 import Foundation
+import LoupeCore
 import LoupeModel
+import Synchronization
 
-@main
-struct Loupe: ParsableCommand {
-    static let version = "0.1.0"
+/// The `loupe` command line, for any set of views.
+///
+/// The `loupe` executable passes the built-in views; a package with views of
+/// its own gets every command for them from a `main.swift` such as
+///
+///     import LoupeCommands
+///     ///     LoupeCommand.main(views: BuiltinViews.plugins + [ResidualNormView.self])
+public struct LoupeCommand: ParsableCommand {
+    public static let version = FigurePipeline.version
 
-    static let configuration = CommandConfiguration(
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "loupe",
         abstract: "Look inside transformer language models.",
         discussion: """
@@ -23,7 +33,14 @@ struct Loupe: ParsableCommand {
         version: version,
         subcommands: [Views.self, Render.self, Redraw.self, DashboardCommand.self, GalleryCommand.self, Inspect.self, Tokenize.self, Predict.self, Run.self, Grad.self, Bench.self])
 
-    static func main() {
+    /// Runs the command line with these views and exits.
+    public static func main(views: [any ViewPlugin.Type]) -> Never {
+        main(registry: ViewRegistry(views))
+    }
+
+    /// Runs the command line with these views and exits.
+    public static func main(registry: ViewRegistry) -> Never {
+        Catalog.set(registry)
         #if canImport(Glibc)
         // Every forward pass allocates its activation cache afresh (75 MB for
         // 64 tokens of SmolLM2). By default glibc hands blocks that large
@@ -53,5 +70,20 @@ struct Loupe: ParsableCommand {
             printError(message)
             Foundation.exit(code.rawValue)
         }
+        Foundation.exit(0)
     }
+
+    /// Without views: every command that needs one says so.
+    public static func main() { main(views: []) }
+}
+
+/// The views the running command line was given. ArgumentParser makes the
+/// commands itself, so they find the registry here; it is set once, before
+/// any command is parsed.
+enum Catalog {
+    private static let current = Mutex(ViewRegistry([]))
+
+    static func set(_ registry: ViewRegistry) { current.withLock { $0 = registry } }
+
+    static var registry: ViewRegistry { current.withLock { $0 } }
 }

@@ -43,7 +43,7 @@ struct Run: ParsableCommand {
             "model_path": model.path,
             "prompt": input.description,
             "ids": ids.map(String.init).joined(separator: ","),
-            "loupe_version": Loupe.version,
+            "loupe_version": LoupeCommand.version,
         ]
         try writer.write(to: out)
         printError("wrote \(result.cache.count) hook points for \(ids.count) tokens to \(out)")

@@ -3,7 +3,6 @@ import Foundation
 import LoupeCore
 import LoupeModel
 import LoupeRender
-import LoupeViews
 import TextDeepDream
 
 struct Bench: ParsableCommand {
@@ -156,7 +155,7 @@ struct BenchRender: ParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         var rows: [Row] = []
         for f in figures {
-            let view = try BuiltinViews.registry.view(f.view)
+            let view = try Catalog.registry.view(f.view)
             let record = try FigurePipeline.analyze(view, input: input, options: try view.resolveOptions(f.options))
             let style = FigureStyle()
             let size = try FigurePipeline.size(of: record, view: view, style: style)

@@ -36,7 +36,7 @@ struct Grad: ParsableCommand {
         writer.add("objective", Tensor(shape: [], data: [result.value]))
         writer.add("tokens", shape: [ids.count], int32: ids.map { Int32($0) })
         writer.metadata = ["model": model.name, "prompt": input.description, "objective": objective,
-                           "ids": ids.map(String.init).joined(separator: ","), "loupe_version": Loupe.version]
+                           "ids": ids.map(String.init).joined(separator: ","), "loupe_version": LoupeCommand.version]
         try writer.write(to: out)
         printError("objective \(result.value); wrote the gradient for \(ids.count) tokens to \(out)")
     }
