@@ -14,6 +14,8 @@ let package = Package(
         // builds its own `loupe` from it (see Plugins/README.md).
         .library(name: "LoupeCommands", targets: ["LoupeCommands"]),
         .executable(name: "loupe", targets: ["loupe"]),
+        // Golden-image comparison, for the tests of views in other packages too.
+        .library(name: "LoupeTestSupport", targets: ["LoupeTestSupport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -53,7 +55,10 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]),
+            ],
+            // Page templates and built-in prompt sets, copied beside the
+            // executable (see LoupeResources).
+            resources: [.copy("Resources")]),
 
         // Built-in views: one module per folder under Plugins/.
         .target(name: "LogitLens", dependencies: ["LoupeCore"], path: "Plugins/LogitLens"),

@@ -176,7 +176,7 @@ public struct GallerySpec: Sendable {
         }
         for s in named("prompt_sets", fields: ["name", "path"], required: ["name", "path"]) {
             guard let pn = s.fields["path"], let p = r.string(pn, "path") else { continue }
-            let path = r.path(p)
+            let path = p.hasPrefix(PromptSet.builtinPrefix) ? p : r.path(p)
             do { _ = try PromptSet(path: path) } catch { r.problem(pn, "\(error)") }
             spec.promptSets.append(PromptSetEntry(name: s.name, path: path))
         }

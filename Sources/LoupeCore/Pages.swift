@@ -4,7 +4,7 @@ import LoupeModel
 import LoupeRender
 import Mustache
 
-/// The HTML templates in `Templates/` (Mustache): the gallery index and the
+/// The HTML templates (Mustache, in `Resources/Templates`): the gallery index and the
 /// dashboard page, sharing the partials `style` and `script`.
 public struct PageTemplates: Sendable {
     let library: MustacheLibrary
@@ -14,24 +14,13 @@ public struct PageTemplates: Sendable {
 
     static let names = ["gallery.html", "dashboard.html", "style", "script"]
 
-    /// Finds the templates: `$LOUPE_TEMPLATES`, `Templates/` in the working
-    /// folder, or `Templates/` in a folder above the executable (a checkout
-    /// that built it).
+    /// The templates shipped with Loupe (see `LoupeResources`), or those in
+    /// `$LOUPE_TEMPLATES` to try changes to them.
     public static func locate() throws -> PageTemplates {
-        var candidates: [String] = []
-        if let env = ProcessInfo.processInfo.environment["LOUPE_TEMPLATES"], !env.isEmpty { candidates.append(env) }
-        candidates.append(FileManager.default.currentDirectoryPath + "/Templates")
-        let executable = Bundle.main.executablePath ?? CommandLine.arguments.first ?? ""
-        var dir = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0 ..< 5 {
-            candidates.append(dir.appendingPathComponent("Templates").path)
-            dir.deleteLastPathComponent()
+        if let env = ProcessInfo.processInfo.environment["LOUPE_TEMPLATES"], !env.isEmpty {
+            return try PageTemplates(folder: env)
         }
-        for c in candidates where FileManager.default.fileExists(atPath: c + "/gallery.html.mustache") {
-            return try PageTemplates(folder: c)
-        }
-        throw CoreError.badOptions(source: "the page templates",
-                                   detail: "Templates/gallery.html.mustache was not found in the working folder or above the executable; run from a Loupe checkout or set LOUPE_TEMPLATES")
+        return try PageTemplates(folder: try LoupeResources.folder() + "/Templates")
     }
 
     public init(folder: String) throws {
@@ -42,11 +31,11 @@ public struct PageTemplates: Sendable {
             let path = folder + "/" + name + ".mustache"
             let data: Data
             do throws(FileProblem) { data = try InputFile.read(path) } catch {
-                throw CoreError.badOptions(source: "the page templates", detail: "'\(path)': \(error.reason)")
+                throw CoreError.badResource(what: "the page templates", detail: "'\(path)': \(error.reason)")
             }
             text += String(decoding: data, as: UTF8.self)
             do { templates[name] = try MustacheTemplate(string: String(decoding: data, as: UTF8.self)) } catch {
-                throw CoreError.badOptions(source: "the page templates", detail: "'\(path)' is not a valid Mustache template: \(error)")
+                throw CoreError.badResource(what: "the page templates", detail: "'\(path)' is not a valid Mustache template: \(error)")
             }
         }
         library = MustacheLibrary(templates: templates)
@@ -55,7 +44,7 @@ public struct PageTemplates: Sendable {
 
     func render(_ name: String, _ context: [String: Any]) throws -> String {
         guard let html = library.render(context, withTemplate: name) else {
-            throw CoreError.badOptions(source: "the page templates", detail: "no template '\(name)'")
+            throw CoreError.badResource(what: "the page templates", detail: "no template '\(name)'")
         }
         return html
     }

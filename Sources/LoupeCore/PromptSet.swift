@@ -17,15 +17,35 @@ public struct PromptSet: Sendable {
         return entries.map(\.topic).filter { seen.insert($0).inserted }
     }
 
-    /// The set shipped with Loupe, relative to the working folder.
-    public static let defaultPath = "Gallery/prompts/topics.jsonl"
+    /// A set shipped with Loupe is named `builtin:NAME` (the file
+    /// `Resources/Prompts/NAME.jsonl` of LoupeCore); anything else is a path.
+    public static let builtinPrefix = "builtin:"
 
-    /// Reads and checks a prompt set; a bad line is an error naming its number.
+    /// The default of views that read a prompt set.
+    public static let defaultPath = builtinPrefix + "topics"
+
+    /// The names of the sets shipped with Loupe.
+    public static var builtinNames: [String] {
+        guard let folder = try? LoupeResources.folder() + "/Prompts" else { return [] }
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return files.filter { $0.hasSuffix(".jsonl") }.map { String($0.dropLast(6)) }.sorted()
+    }
+
+    /// Reads and checks a prompt set (a path, or `builtin:NAME`); a bad line
+    /// is an error naming its number.
     public init(path: String) throws {
+        var file = path
+        if path.hasPrefix(Self.builtinPrefix) {
+            let name = String(path.dropFirst(Self.builtinPrefix.count))
+            let names = Self.builtinNames
+            guard names.contains(name) else {
+                throw CoreError.badPromptSet(path: path, line: nil, detail: "Loupe ships no such prompt set (it has \(names.map { Self.builtinPrefix + $0 }.joined(separator: ", ")))")
+            }
+            file = try LoupeResources.folder() + "/Prompts/\(name).jsonl"
+        }
         let text: String
-        do throws(FileProblem) { text = try InputFile.text(path) } catch {
-            let hint = error.reason == "no such file" ? " (the default is \(Self.defaultPath) in a Loupe checkout)" : ""
-            throw CoreError.badPromptSet(path: path, line: nil, detail: error.reason + hint)
+        do throws(FileProblem) { text = try InputFile.text(file) } catch {
+            throw CoreError.badPromptSet(path: path, line: nil, detail: error.reason)
         }
         var entries: [Entry] = []
         // Any line break (a Windows "\r\n" is one Character, not a "\n"); a byte-order mark is not content.

@@ -16,9 +16,11 @@ struct Loupe {
         return exe.deletingLastPathComponent().appendingPathComponent("loupe").path
     }()
 
-    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Output {
+    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
+                    in folder: String? = nil, executable: String = executable) throws -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
+        if let folder { process.currentDirectoryURL = URL(fileURLWithPath: folder) }
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
@@ -401,5 +403,48 @@ enum Paths {
             #expect(r.status != 0, "\(spec)")
             #expect(r.stderr.contains(needle), "\(spec): \(r.stderr)")
         }
+    }
+}
+
+/// Templates and prompt sets travel with the executable: `loupe` works from
+/// any folder, and says what is wrong when they were left behind.
+@Suite struct ResourceTests {
+    @Test func worksFromAnyFolder() throws {
+        let folder = try Paths.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let spec = """
+        prompt: "The Eiffel Tower is in"
+        panels:
+          - view: logit-lens
+          - view: neuron-clusters
+            options: {layer: 1, neurons: 8, clusters: 2}
+        """
+        try spec.write(toFile: folder + "/page.yml", atomically: true, encoding: .utf8)
+        let out = try Loupe.run(["dashboard", "page.yml", "--format", "html", "-o", "page.html", "--model", Paths.tinyGGUF],
+                                in: folder)
+        #expect(out.status == 0, "\(out.stderr)")
+        let html = try String(contentsOfFile: folder + "/page.html", encoding: .utf8)
+        #expect(html.contains("<html"))
+        // The clusters read the default prompt set, shipped with Loupe.
+        let record = try String(contentsOfFile: folder + "/page_files/b-neuron-clusters.json", encoding: .utf8)
+        #expect(record.contains("\"prompts\":\"builtin:topics\""))
+    }
+
+    @Test func missingResourcesAreOneLine() throws {
+        let folder = try Paths.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let lonely = folder + "/loupe"
+        try FileManager.default.copyItem(atPath: Loupe.executable, toPath: lonely)
+        try "panels: [{view: logit-lens}]".write(toFile: folder + "/page.yml", atomically: true, encoding: .utf8)
+        let out = try Loupe.run(["dashboard", "page.yml", "--format", "html", "--prompt", "Hi", "-o", "page.html",
+                                 "--model", Paths.tinyGGUF], in: folder, executable: lonely)
+        #expect(out.status != 0)
+        #expect(out.stderr.split(separator: "\n").count == 1, "\(out.stderr)")
+        #expect(out.stderr.contains("_LoupeCore.resources"))
+        #expect(!FileManager.default.fileExists(atPath: folder + "/page.html"))
+        let set = try Loupe.run(["render", "neuron-clusters", "--set", "prompts=builtin:nope", "--set", "layer=1", "-o", "c.png",
+                                 "--model", Paths.tinyGGUF], in: folder)
+        #expect(set.status != 0)
+        #expect(set.stderr.contains("ships no such prompt set (it has builtin:topics"), "\(set.stderr)")
     }
 }

@@ -416,7 +416,7 @@ extension FamilyViewTests {
 
     /// The shipped prompt set: at least 8 topics of at least 12 prompts.
     @Test func shippedPromptSet() throws {
-        let set = try PromptSet(path: Paths.tests.deletingLastPathComponent().appendingPathComponent("Gallery/prompts/topics.jsonl").path)
+        let set = try PromptSet(path: PromptSet.defaultPath)
         #expect(set.topics.count >= 8)
         for t in set.topics { #expect(set.entries.filter { $0.topic == t }.count >= 12, "\(t)") }
     }
