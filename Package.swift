@@ -1,6 +1,15 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+// The built-in views: one module per folder under Plugins/, each depending on
+// LoupeCore only (`loupe new-view NAME --builtin` adds one here).
+let builtinViews = [
+    "LogitLens",
+    "Attention",
+    "NeuronClusters",
+    "TextDeepDream",
+]
+
 let package = Package(
     name: "Loupe",
     platforms: [.macOS(.v15)],
@@ -60,12 +69,8 @@ let package = Package(
             // executable (see LoupeResources).
             resources: [.copy("Resources")]),
 
-        // Built-in views: one module per folder under Plugins/.
-        .target(name: "LogitLens", dependencies: ["LoupeCore"], path: "Plugins/LogitLens"),
-        .target(name: "Attention", dependencies: ["LoupeCore"], path: "Plugins/Attention"),
-        .target(name: "TextDeepDream", dependencies: ["LoupeCore"], path: "Plugins/TextDeepDream"),
-        .target(name: "NeuronClusters", dependencies: ["LoupeCore"], path: "Plugins/NeuronClusters"),
-        .target(name: "LoupeViews", dependencies: ["LoupeCore", "LogitLens", "Attention", "NeuronClusters", "TextDeepDream"]),
+        // The one list of built-in views, as a module.
+        .target(name: "LoupeViews", dependencies: ["LoupeCore"] + builtinViews.map { .target(name: $0) }),
 
         .target(
             name: "LoupeCommands",
@@ -98,14 +103,16 @@ let package = Package(
             dependencies: ["LoupeCore", "LoupeRender"]),
         .testTarget(
             name: "LoupeViewsTests",
-            dependencies: ["LoupeViews", "LoupeCore", "LoupeModel", "LoupeRender", "LoupeTestSupport", "LogitLens", "Attention", "NeuronClusters", "TextDeepDream"],
+            dependencies: ["LoupeViews", "LoupeCore", "LoupeModel", "LoupeRender", "LoupeTestSupport"] + builtinViews.map { .target(name: $0) },
             exclude: ["__Snapshots__"]),
         .testTarget(
             name: "LoupeCLITests",
-            dependencies: ["loupe", "LoupeModel", "LoupeFuzzing"]),
+            dependencies: ["loupe", "LoupeModel", "LoupeViews", "LoupeFuzzing"]),
     ],
     swiftLanguageModes: [.v6]
 )
+
+package.targets += builtinViews.map { .target(name: $0, dependencies: ["LoupeCore"], path: "Plugins/\($0)") }
 
 // The libFuzzer driver exists only in the instrumented build (`make fuzz`
 // sets LOUPE_FUZZ=1 and builds with -sanitize=fuzzer): it calls libFuzzer's

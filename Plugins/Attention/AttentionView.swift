@@ -13,21 +13,12 @@ public struct AttentionView: ViewPlugin {
         id: "attention",
         title: "Attention",
         summary: "Attention patterns: one head, every head as small multiples, or a head score per layer and head.",
-        options: [
-            OptionDoc("mode", .choice, default: "head", "what to show", allowed: Mode.allCases.map(\.rawValue)),
-            OptionDoc("layer", .int, default: "0", "block of the head (mode=head)"),
-            OptionDoc("head", .int, default: "0", "query head (mode=head)"),
-            OptionDoc("score", .choice, default: "induction", "head score (mode=scores)", allowed: Score.allCases.map(\.rawValue)),
-            OptionDoc("annotate", .bool, default: "false", "write the weights (mode=head) or scores (mode=scores) in the cells"),
-            OptionDoc("colormap", .choice, default: "viridis", "colour map", allowed: ["viridis", "magma", "cividis"]),
-            OptionDoc("title", .string, default: "", "figure title (default: none)"),
-        ],
         example: ViewExample(prompt: "The cat sat on the mat. The cat sat on the", options: ["mode": "head", "layer": "17", "head": "4"]),
         hooks: ["blocks.*.attn.hook_pattern"])
 
-    public enum Mode: String, Codable, Sendable, CaseIterable { case head, grid, scores }
+    public enum Mode: String, Codable, Sendable, OptionChoice { case head, grid, scores }
 
-    public enum Score: String, Codable, Sendable, CaseIterable {
+    public enum Score: String, Codable, Sendable, OptionChoice {
         case previousToken = "previous-token", induction, firstToken = "first-token", entropy
 
         /// Colorbar label. previous-token: mean weight on position q − 1;
@@ -44,18 +35,16 @@ public struct AttentionView: ViewPlugin {
         }
     }
 
-    public struct Options: Codable, Sendable {
-        public var mode: Mode = .head
-        public var layer = 0
-        public var head = 0
-        public var score: Score = .induction
-        public var annotate = false
-        public var colormap: Colormap = .viridis
-        public var title = ""
+    public struct Options: ViewOptions {
+        @ViewOption("what to show") public var mode: Mode = .head
+        @ViewOption("block of the head (mode=head)", range: 0 ... 4095) public var layer = 0
+        @ViewOption("query head (mode=head)", range: 0 ... 4095) public var head = 0
+        @ViewOption("head score (mode=scores)") public var score: Score = .induction
+        @ViewOption("write the weights (mode=head) or scores (mode=scores) in the cells") public var annotate = false
+        @ViewOption("colour map", allowed: Colormap.sequential) public var colormap: Colormap = .viridis
+        @ViewOption("figure title (default: none)") public var title = ""
         public init() {}
     }
-
-    public static var defaultOptions: Options { Options() }
 
     public struct Data: Codable, Sendable {
         public var tokens: [String]
@@ -102,12 +91,8 @@ public struct AttentionView: ViewPlugin {
         data.windows = c.slidingWindows.contains { $0 != nil } ? c.slidingWindows : nil
         switch options.mode {
         case .head:
-            guard (0 ..< c.layers).contains(options.layer) else {
-                throw CoreError.invalidInput(view: Self.info.id, detail: "layer \(options.layer) is out of range (the model has blocks 0 to \(c.layers - 1))")
-            }
-            guard (0 ..< c.heads).contains(options.head) else {
-                throw CoreError.invalidInput(view: Self.info.id, detail: "head \(options.head) is out of range (the model has heads 0 to \(c.heads - 1))")
-            }
+            try input.checkLayer(options.layer, view: Self.info.id)
+            try input.checkHead(options.head, view: Self.info.id)
             data.layer = options.layer
             data.head = options.head
             data.pattern = matrix(try pattern(options.layer), options.head)

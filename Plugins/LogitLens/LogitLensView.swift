@@ -15,21 +15,10 @@ public struct LogitLensView: ViewPlugin {
         id: "logit-lens",
         title: "Logit lens",
         summary: "Top next-token prediction of every layer's residual stream, decoded through the final norm and unembedding.",
-        options: [
-            OptionDoc("metric", .choice, default: "top-prob", "colour of each cell",
-                      allowed: Metric.allCases.map(\.rawValue)),
-            OptionDoc("stride", .int, default: "1", "show every n-th layer (the last is always shown)"),
-            OptionDoc("first", .int, default: "0", "first position shown (negative counts from the end)"),
-            OptionDoc("last", .int, default: "-1", "last position shown (negative counts from the end)"),
-            OptionDoc("flip", .bool, default: "false", "put the final layer at the bottom instead of the top"),
-            OptionDoc("annotate", .bool, default: "true", "write the top-1 token in each cell"),
-            OptionDoc("colormap", .choice, default: "viridis", "colour map", allowed: ["viridis", "magma", "cividis"]),
-            OptionDoc("title", .string, default: "", "figure title (default: none)"),
-        ],
         example: ViewExample(prompt: "The Eiffel Tower is located in the city of", options: ["metric": "top-prob"]),
         hooks: ["blocks.*.hook_resid_pre", "blocks.*.hook_resid_post"])
 
-    public enum Metric: String, Codable, Sendable, CaseIterable {
+    public enum Metric: String, Codable, Sendable, OptionChoice {
         case topProb = "top-prob", targetProb = "target-prob", targetRank = "target-rank", entropy, klFinal = "kl-final"
 
         var label: String {
@@ -43,19 +32,17 @@ public struct LogitLensView: ViewPlugin {
         }
     }
 
-    public struct Options: Codable, Sendable {
-        public var metric: Metric = .topProb
-        public var stride = 1
-        public var first = 0
-        public var last = -1
-        public var flip = false
-        public var annotate = true
-        public var colormap: Colormap = .viridis
-        public var title = ""
+    public struct Options: ViewOptions {
+        @ViewOption("colour of each cell") public var metric: Metric = .topProb
+        @ViewOption("show every n-th layer (the last is always shown)", range: 1 ... 4096) public var stride = 1
+        @ViewOption("first position shown (negative counts from the end)", range: -65536 ... 65535) public var first = 0
+        @ViewOption("last position shown (negative counts from the end)", range: -65536 ... 65535) public var last = -1
+        @ViewOption("put the final layer at the bottom instead of the top") public var flip = false
+        @ViewOption("write the top-1 token in each cell") public var annotate = true
+        @ViewOption("colour map", allowed: Colormap.sequential) public var colormap: Colormap = .viridis
+        @ViewOption("figure title (default: none)") public var title = ""
         public init() {}
     }
-
-    public static var defaultOptions: Options { Options() }
 
     public struct Lens: Codable, Sendable {
         public var norm: String
@@ -103,7 +90,6 @@ public struct LogitLensView: ViewPlugin {
         guard first <= last else {
             throw CoreError.invalidInput(view: Self.info.id, detail: "first (\(options.first)) comes after last (\(options.last))")
         }
-        guard options.stride >= 1 else { throw CoreError.invalidInput(view: Self.info.id, detail: "stride must be at least 1") }
         guard let residuals = input.cache.accumulatedResidual(layers: blocks) else {
             throw CoreError.invalidInput(view: Self.info.id, detail: "the activation cache lacks the residual stream")
         }

@@ -14,36 +14,26 @@ public struct NeuronClustersView: ViewPlugin {
         id: "neuron-clusters",
         title: "Neuron clusters",
         summary: "MLP neurons clustered by their importance across a topic-labelled prompt set, tagged with topics and top tokens.",
-        options: [
-            OptionDoc("layer", .int, default: "15", "block whose mlp.hook_post neurons are studied"),
-            OptionDoc("prompts", .string, default: PromptSet.defaultPath, "topic-labelled prompt set (JSON lines of {topic, text})"),
-            OptionDoc("importance", .choice, default: "mean", "per-prompt importance of a neuron: mean or max activation over the prompt's tokens, or activation × gradient of the top logit summed over them",
-                      allowed: ["mean", "max", "attribution"]),
-            OptionDoc("neurons", .int, default: "48", "how many neurons to show: those whose importance varies most across prompts"),
-            OptionDoc("clusters", .int, default: "6", "number of clusters k"),
-            OptionDoc("method", .choice, default: "average", "agglomerative linkage (cosine distance), or k-means", allowed: ["average", "complete", "kmeans"]),
-            OptionDoc("seed", .int, default: "0", "seed for k-means"),
-            OptionDoc("title", .string, default: "", "figure title (default: the layer and the method)"),
-        ],
         example: ViewExample(prompt: "", options: ["neurons": "32", "clusters": "5"]),
         usesPrompt: false, hooks: [])
 
-    public enum Importance: String, Codable, Sendable { case mean, max, attribution }
-    public enum Method: String, Codable, Sendable { case average, complete, kmeans }
+    public enum Importance: String, Codable, Sendable, OptionChoice { case mean, max, attribution }
+    public enum Method: String, Codable, Sendable, OptionChoice { case average, complete, kmeans }
 
-    public struct Options: Codable, Sendable {
-        public var layer = 15
+    public struct Options: ViewOptions {
+        @ViewOption("block whose mlp.hook_post neurons are studied", range: 0 ... 4095) public var layer = 15
+        @ViewOption(promptSet: "topic-labelled prompt set (JSON lines of {topic, text}, or builtin:NAME)")
         public var prompts = PromptSet.defaultPath
+        @ViewOption("per-prompt importance of a neuron: mean or max activation over the prompt's tokens, or activation × gradient of the top logit summed over them")
         public var importance: Importance = .mean
+        @ViewOption("how many neurons to show: those whose importance varies most across prompts", range: 2 ... 512)
         public var neurons = 48
-        public var clusters = 6
-        public var method: Method = .average
-        public var seed = 0
-        public var title = ""
+        @ViewOption("number of clusters k", range: 1 ... 512) public var clusters = 6
+        @ViewOption("agglomerative linkage (cosine distance), or k-means") public var method: Method = .average
+        @ViewOption("seed for k-means", range: 0 ... Int(Int32.max)) public var seed = 0
+        @ViewOption("figure title (default: the layer and the method)") public var title = ""
         public init() {}
     }
-
-    public static var defaultOptions: Options { Options() }
 
     public struct Tag: Codable, Sendable {
         public var cluster: Int
@@ -77,11 +67,9 @@ public struct NeuronClustersView: ViewPlugin {
 
     public func analyze(_ input: AnalysisInput, options o: Options) throws -> Data {
         let model = input.model, c = model.config
-        func invalid(_ s: String) -> CoreError { .invalidInput(view: Self.info.id, detail: s) }
-        guard (0 ..< c.layers).contains(o.layer) else { throw invalid("layer \(o.layer) is out of range (the model has blocks 0 to \(c.layers - 1))") }
-        // Agglomerative clustering here is cubic in the neurons shown.
-        guard (2 ... 512).contains(o.neurons) else { throw invalid("neurons must be 2 to 512") }
-        guard o.clusters >= 1 else { throw invalid("clusters must be at least 1") }
+        // The declared ranges were checked when the options were read (the
+        // neurons at most 512: agglomerative clustering is cubic in them).
+        try input.checkLayer(o.layer, view: Self.info.id)
         let set = try PromptSet(path: o.prompts)
         let topics = set.topics
         let prompts = topics.flatMap { t in set.entries.filter { $0.topic == t } }

@@ -12,42 +12,28 @@ public struct TextDeepDreamView: ViewPlugin {
         id: "text-deep-dream",
         title: "Text deep dream",
         summary: "Text optimised by gradient ascent to excite a neuron or a residual direction, with its activation over the steps.",
-        options: [
-            OptionDoc("layer", .int, default: "15", "block of the target"),
-            OptionDoc("neuron", .int, default: "100", "neuron of blocks.LAYER.mlp.hook_post to excite"),
-            OptionDoc("direction", .string, default: "", "file with a direction in blocks.LAYER.hook_resid_post to excite instead (d_model float32 values, or numbers as text)"),
-            OptionDoc("positions", .int, default: "8", "free token positions"),
-            OptionDoc("steps", .int, default: "40", "optimisation steps"),
-            OptionDoc("lr", .number, default: "1", "Adam learning rate (on the logits z; Adam moves each by about lr per step)"),
-            OptionDoc("tau_start", .number, default: "1", "softmax temperature at the first step"),
-            OptionDoc("tau_end", .number, default: "0.1", "temperature at the last step (annealed geometrically)"),
-            OptionDoc("init", .choice, default: "prompt", "where the free tokens start", allowed: ["prompt", "random", "prompt-set"]),
-            OptionDoc("init_logit", .number, default: "2", "logit given to the starting token of each position"),
-            OptionDoc("prompts", .string, default: PromptSet.defaultPath, "prompt set searched with init=prompt-set"),
-            OptionDoc("seed", .int, default: "0", "random seed (init=random, and padding a short prompt)"),
-            OptionDoc("show", .int, default: "4", "how many steps' text to show"),
-            OptionDoc("title", .string, default: "", "figure title (default: the target)"),
-        ],
         example: ViewExample(prompt: " The capital of France is the city of", options: ["layer": "15", "neuron": "100", "steps": "24"]),
         hooks: [])
 
-    public enum Start: String, Codable, Sendable { case prompt, random, promptSet = "prompt-set" }
+    public enum Start: String, Codable, Sendable, OptionChoice { case prompt, random, promptSet = "prompt-set" }
 
-    public struct Options: Codable, Sendable {
-        public var layer = 15
-        public var neuron = 100
+    public struct Options: ViewOptions {
+        @ViewOption("block of the target", range: 0 ... 4095) public var layer = 15
+        @ViewOption("neuron of blocks.LAYER.mlp.hook_post to excite", range: 0 ... 1 << 24) public var neuron = 100
+        @ViewOption("file with a direction in blocks.LAYER.hook_resid_post to excite instead (d_model float32 values, or numbers as text)")
         public var direction = ""
-        public var positions = 8
-        public var steps = 40
+        @ViewOption("free token positions", range: 1 ... 64) public var positions = 8
+        @ViewOption("optimisation steps", range: 1 ... 2000) public var steps = 40
+        @ViewOption("Adam learning rate (on the logits z; Adam moves each by about lr per step)", range: 1e-6 ... 100)
         public var lr = 1.0
-        public var tauStart = 1.0
-        public var tauEnd = 0.1
-        public var `init`: Start = .prompt
-        public var initLogit = 2.0
-        public var prompts = PromptSet.defaultPath
-        public var seed = 0
-        public var show = 4
-        public var title = ""
+        @ViewOption("softmax temperature at the first step", range: 1e-4 ... 1e4) public var tauStart = 1.0
+        @ViewOption("temperature at the last step (annealed geometrically)", range: 1e-4 ... 1e4) public var tauEnd = 0.1
+        @ViewOption("where the free tokens start") public var `init`: Start = .prompt
+        @ViewOption("logit given to the starting token of each position", range: -1000 ... 1000) public var initLogit = 2.0
+        @ViewOption(promptSet: "prompt set searched with init=prompt-set") public var prompts = PromptSet.defaultPath
+        @ViewOption("random seed (init=random, and padding a short prompt)", range: 0 ... Int(Int32.max)) public var seed = 0
+        @ViewOption("how many steps' text to show", range: 1 ... 64) public var show = 4
+        @ViewOption("figure title (default: the target)") public var title = ""
         public init() {}
 
         enum CodingKeys: String, CodingKey {
@@ -56,7 +42,6 @@ public struct TextDeepDreamView: ViewPlugin {
         }
     }
 
-    public static var defaultOptions: Options { Options() }
 
     public struct Step: Codable, Sendable {
         public var step: Int
@@ -92,20 +77,9 @@ public struct TextDeepDreamView: ViewPlugin {
 
     public func analyze(_ input: AnalysisInput, options o: Options) throws -> Data {
         let model = input.model, c = model.config
-        func invalid(_ s: String) -> CoreError { .invalidInput(view: Self.info.id, detail: s) }
-        guard (0 ..< c.layers).contains(o.layer) else { throw invalid("layer \(o.layer) is out of range (the model has blocks 0 to \(c.layers - 1))") }
-        guard o.direction != "" || (0 ..< c.dMLP).contains(o.neuron) else {
-            throw invalid("neuron \(o.neuron) is out of range (the MLP has neurons 0 to \(c.dMLP - 1))")
-        }
-        guard (1 ... 64).contains(o.positions) else { throw invalid("positions must be 1 to 64") }
-        guard (1 ... 2000).contains(o.steps) else { throw invalid("steps must be 1 to 2000") }
-        // Checked as the Float32 values the optimiser will use.
-        guard Float(o.tauStart) >= 1e-4, Float(o.tauEnd) >= 1e-4, Float(o.tauStart) <= 1e4, Float(o.tauEnd) <= 1e4 else {
-            throw invalid("tau_start and tau_end must be between 0.0001 and 10000")
-        }
-        guard o.lr > 0, o.lr <= 100 else { throw invalid("lr must be above 0 and at most 100") }
-        guard abs(o.initLogit) <= 1000 else { throw invalid("init_logit must be between -1000 and 1000") }
-        guard (1 ... 64).contains(o.show) else { throw invalid("show must be 1 to 64") }
+        // The declared ranges were checked when the options were read; these need the model.
+        try input.checkLayer(o.layer, view: Self.info.id)
+        if o.direction.isEmpty { try input.checkNeuron(o.neuron, view: Self.info.id) }
         let direction = o.direction.isEmpty ? nil : try readDirection(o.direction, dModel: c.dModel)
 
         let prefix = model.prependsBOS ? [model.tokenizer.bosId ?? 0] : [input.ids.first ?? 0]

@@ -31,7 +31,7 @@ public struct LoupeCommand: ParsableCommand {
           loupe predict --prompt "The capital of France is" --top 3
         """,
         version: version,
-        subcommands: [Views.self, Render.self, Redraw.self, DashboardCommand.self, GalleryCommand.self, Inspect.self, Tokenize.self, Predict.self, Run.self, Grad.self, Bench.self])
+        subcommands: [Views.self, Render.self, Redraw.self, DashboardCommand.self, GalleryCommand.self, NewView.self, Inspect.self, Tokenize.self, Predict.self, Run.self, Grad.self, Bench.self])
 
     /// Runs the command line with these views and exits.
     public static func main(views: [any ViewPlugin.Type]) -> Never {

@@ -181,9 +181,11 @@ struct Views: ParsableCommand {
         for e in entries {
             print("\(e.id) — \(e.title)")
             print("  \(e.summary)")
+            let nameWidth = max(10, e.options.map(\.name.count).max() ?? 0)
             for o in e.options {
                 let allowed = o.allowed.map { " (\($0.joined(separator: ", ")))" } ?? ""
-                print("    \(o.name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(o.kind.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) default \(o.defaultValue.isEmpty ? "\"\"" : o.defaultValue)  \(o.doc)\(allowed)")
+                let range = o.range.map { " [\($0)]" } ?? ""
+                print("    \(o.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0)) \(o.kind.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) default \(o.defaultValue.isEmpty ? "\"\"" : o.defaultValue)  \(o.doc)\(allowed)\(range)")
             }
             print("")
         }

@@ -71,6 +71,17 @@ public enum FigurePipeline {
         return Size(style.width ?? natural.width, style.height ?? natural.height)
     }
 
+    /// The record drawn as a PNG in memory, as `write` would draw it (for
+    /// golden-image tests of a view's drawing).
+    public static func png(of record: FigureRecord, view: RegisteredView, style: FigureStyle) throws -> Data {
+        let size = try size(of: record, view: view, style: style)
+        let frame = Rect(x: 0, y: 0, width: size.width, height: size.height)
+        return try FigureWriter.png(size: size, dpi: style.dpi, metadata: FigureMetadata(title: view.info.title, software: "Loupe \(version)")) { canvas in
+            canvas.fill(frame, style.theme.background)
+            try view.draw(record.data, record.options, canvas, frame, style.theme)
+        }
+    }
+
     /// Draws the record and writes it in `format` to `path`, with the record
     /// as JSON beside it (same name, `.json`). The two are one transaction:
     /// both appear together or, if anything fails, neither changes. Given a

@@ -214,12 +214,14 @@ public struct GallerySpec: Sendable {
                 r.problem(p, "figure '\(f.name)': view '\(id)' reads no prompt (give it a prompt_set instead)")
             }
             if let sn = f.fields["prompt_set"], let s = r.string(sn, "prompt_set") {
-                if !view.info.options.contains(where: { $0.name == "prompts" }) {
-                    r.problem(sn, "figure '\(f.name)': view '\(id)' reads no prompt set")
-                } else if let set = spec.promptSets.first(where: { $0.name == s }) {
-                    options["prompts"] = set.path
+                if let option = view.info.promptSetOption {
+                    if let set = spec.promptSets.first(where: { $0.name == s }) {
+                        options[option] = set.path
+                    } else {
+                        r.problem(sn, "no prompt set named '\(s)' (prompt sets: \(spec.promptSets.isEmpty ? "none; list them under prompt_sets" : spec.promptSets.map(\.name).joined(separator: ", ")))")
+                    }
                 } else {
-                    r.problem(sn, "no prompt set named '\(s)' (prompt sets: \(spec.promptSets.isEmpty ? "none; list them under prompt_sets" : spec.promptSets.map(\.name).joined(separator: ", ")))")
+                    r.problem(sn, "figure '\(f.name)': view '\(id)' reads no prompt set")
                 }
             }
             let width = f.fields["width"].flatMap { r.length($0, "width") }

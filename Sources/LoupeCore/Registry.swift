@@ -21,8 +21,20 @@ public struct RegisteredView: Sendable {
     public let decodeRecord: @Sendable (Foundation.Data) throws -> FigureRecord
 
     init<V: ViewPlugin>(_: V.Type) {
-        let info = V.info
+        var declared = V.info
+        // The options' declarations, read off `Options()`. A property without
+        // one is the view's programming error, found the first time it is
+        // registered (the test suite registers every view).
+        do {
+            let (docs, undeclared) = try OptionCollector.docs(of: V.Options())
+            precondition(undeclared.isEmpty, "view '\(declared.id)': options \(undeclared) are not declared with @ViewOption")
+            declared.options = docs
+        } catch {
+            preconditionFailure("view '\(declared.id)': its default options do not encode: \(error)")
+        }
+        let info = declared
         self.info = info
+        let resolver = OptionResolver(info: info)
         let decoder = JSONDecoder(), encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         @Sendable func options(_ value: any Sendable) throws -> V.Options {
@@ -38,12 +50,20 @@ public struct RegisteredView: Sendable {
             return d
         }
         resolveOptions = { values in
-            let json = try OptionResolver(info: info).resolve(values, defaults: try encoder.encode(V.defaultOptions))
+            let json = try resolver.resolve(values, defaults: try encoder.encode(V.defaultOptions))
             do { return try decoder.decode(V.Options.self, from: json) } catch let error as DecodingError {
                 throw CoreError.badOptions(source: "view '\(info.id)'", detail: "the options do not decode: \(describe(error))")
             }
         }
-        analyze = { input, o in try V().analyze(input, options: try options(o)) }
+        // Options made in code, not read, are checked too, before any analysis.
+        @Sendable func checked(_ value: any Sendable) throws -> V.Options {
+            let o = try options(value)
+            if let object = try JSONSerialization.jsonObject(with: try encoder.encode(o)) as? [String: Any] {
+                try resolver.checkRanges(object)
+            }
+            return o
+        }
+        analyze = { input, o in try V().analyze(input, options: try checked(o)) }
         size = { d, o, theme, width, canvas in V().size(of: try data(d), options: try options(o), theme: theme, width: width, measure: canvas) }
         draw = { d, o, canvas, frame, theme in try V().draw(try data(d), options: try options(o), on: canvas, in: frame, theme: theme) }
         hitRegions = { d, o, frame, theme, canvas in
@@ -57,6 +77,7 @@ public struct RegisteredView: Sendable {
         }
         decodeRecord = { bytes in
             let t = try decoder.decode(TypedRecord<V.Options, V.Data>.self, from: bytes)
+            _ = try checked(t.options)
             try V().validate(t.data, options: t.options)
             return FigureRecord(loupeVersion: t.loupeVersion, view: t.view, model: t.model, prompt: t.prompt, ids: t.ids,
                                 options: t.options, data: t.data)
@@ -98,17 +119,36 @@ struct OptionResolver {
             }
             object[key] = try value(raw, for: doc)
         }
+        try checkRanges(object)
         return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    }
+
+    /// Every numeric option within its declared range, and every choice one
+    /// of those allowed, before any analysis.
+    func checkRanges(_ object: [String: Any]) throws {
+        for doc in info.options where doc.kind == .choice {
+            guard let v = object[doc.name] as? String, let allowed = doc.allowed, !allowed.contains(v) else { continue }
+            throw CoreError.badOptionValue(view: info.id, key: doc.name, value: v, expected: "one of \(allowed.joined(separator: ", "))")
+        }
+        for doc in info.options where doc.minimum != nil || doc.maximum != nil {
+            guard let v = (object[doc.name] as? NSNumber)?.doubleValue else { continue }
+            if let lo = doc.minimum, v < lo { throw outOfRange(doc, v) }
+            if let hi = doc.maximum, v > hi { throw outOfRange(doc, v) }
+        }
+    }
+
+    private func outOfRange(_ doc: OptionDoc, _ v: Double) -> CoreError {
+        .badOptionValue(view: info.id, key: doc.name, value: optionText(v), expected: doc.expected)
     }
 
     func value(_ raw: String, for doc: OptionDoc) throws -> Any {
         let bad = { (expected: String) in CoreError.badOptionValue(view: info.id, key: doc.name, value: raw, expected: expected) }
         switch doc.kind {
         case .int:
-            guard let v = Int(raw.trimmingCharacters(in: .whitespaces)) else { throw bad("an integer") }
+            guard let v = Int(raw.trimmingCharacters(in: .whitespaces)) else { throw bad(doc.expected) }
             return v
         case .number:
-            guard let v = Double(raw.trimmingCharacters(in: .whitespaces)), v.isFinite else { throw bad("a number") }
+            guard let v = Double(raw.trimmingCharacters(in: .whitespaces)), v.isFinite else { throw bad(doc.expected) }
             return v
         case .bool:
             switch raw.trimmingCharacters(in: .whitespaces).lowercased() {
@@ -116,7 +156,7 @@ struct OptionResolver {
             case "false", "no", "off", "0": return false
             default: throw bad("true or false")
             }
-        case .string:
+        case .string, .promptSet:
             return raw
         case .choice:
             let allowed = doc.allowed ?? []

@@ -91,6 +91,9 @@ public enum Colormap: String, Sendable, Codable, CaseIterable {
         self == .rdbu
     }
 
+    /// The sequential maps, for magnitudes.
+    public static let sequential: [Colormap] = allCases.filter { !$0.isDiverging }
+
     /// Colour at t in 0...1 (clamped; NaN gives a neutral grey), linearly interpolated between table entries.
     ///
     /// viridis, magma and cividis interpolate between their 256 entries;

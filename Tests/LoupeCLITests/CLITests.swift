@@ -1,5 +1,6 @@
 import Foundation
 import LoupeModel
+import LoupeViews
 import Testing
 
 /// Runs the built `loupe` executable, as a user would.
@@ -302,11 +303,14 @@ enum Paths {
         let r = try Loupe.run(["views", "--json"])
         #expect(r.status == 0)
         let views = try #require(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
-        #expect(views.compactMap { $0["id"] as? String } == ["logit-lens", "attention", "neuron-clusters", "text-deep-dream"])
-        let options = try #require(views[0]["options"] as? [[String: Any]])
+        #expect(views.compactMap { $0["id"] as? String } == BuiltinViews.registry.ids)
+        let lens = try #require(views.first { $0["id"] as? String == "logit-lens" })
+        let options = try #require(lens["options"] as? [[String: Any]])
         let metric = try #require(options.first { $0["name"] as? String == "metric" })
         #expect(metric["type"] as? String == "choice" && metric["default"] as? String == "top-prob")
         #expect((metric["allowed"] as? [String])?.contains("kl-final") == true)
+        let stride = try #require(options.first { $0["name"] as? String == "stride" })
+        #expect(stride["minimum"] as? Double == 1 && stride["maximum"] as? Double == 4096)
     }
 
     /// Render writes the figure and its data; redraw needs no model at all.

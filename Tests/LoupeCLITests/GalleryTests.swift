@@ -248,6 +248,10 @@ struct TinyGallery {
           - name: clusters
             view: neuron-clusters
             prompt_set: nowhere
+          - name: dream
+            view: text-deep-dream
+            prompts: [abc]
+            options: {steps: 5000}
         colour: red
         """.write(toFile: spec, atomically: true, encoding: .utf8)
         let r = try Loupe.run(["gallery", spec, "--out", folder + "/out"])
@@ -261,10 +265,12 @@ struct TinyGallery {
             "bad.yml:15: figure 'head' (attention) options has no key 'layr'",
             "did you mean 'layer'?",
             "bad.yml:18: no prompt set named 'nowhere'",
-            "bad.yml:19: the gallery has no key 'colour'",
+            // Declared ranges are checked as the spec is read, not when the dream runs.
+            "bad.yml:22: view 'text-deep-dream' option 'steps': '5000' is not a whole number from 1 to 2000",
+            "bad.yml:23: the gallery has no key 'colour'",
         ]
         for e in expected { #expect(r.stderr.contains(e), "missing «\(e)» in:\n\(r.stderr)") }
-        #expect(r.stderr.contains("7 problems in"), "\(r.stderr)")
+        #expect(r.stderr.contains("8 problems in"), "\(r.stderr)")
         // Nothing was written: the spec is checked before any work.
         #expect(!FileManager.default.fileExists(atPath: folder + "/out"))
     }

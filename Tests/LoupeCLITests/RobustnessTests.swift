@@ -36,7 +36,7 @@ import Testing
         try refused(base + ["--width", "1e9in", "-o", folder + "/w.svg"], containing: "--width 1e9in is outside 0.5in to 200in")
         try refused(base + ["--height", "0.1in", "-o", folder + "/w.svg"], containing: "--height 0.1in is outside")
         try refused(["render", "text-deep-dream", "--model", Paths.tinyGGUF, "--prompt", "a b", "--set", "layer=0",
-                     "--set", "show=1000000000000", "-o", folder + "/d.png"], containing: "show must be 1 to 64")
+                     "--set", "show=1000000000000", "-o", folder + "/d.png"], containing: "option 'show': '1000000000000' is not a whole number from 1 to 64")
         try refused(["render", "logit-lens", "--model", Paths.tinyGGUF, "--ids", "-1", "-o", folder + "/i.png"], containing: "--ids: -1 is not a token id")
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty)
     }

@@ -5,11 +5,12 @@ import Testing
 
 /// A view of fixed natural height, to test dashboard layout without a model.
 private struct BoxView: ViewPlugin {
-    struct Options: Codable, Sendable { var height = 100.0 }
+    struct Options: ViewOptions {
+        @ViewOption("natural height", range: 1 ... 10000) var height = 100.0
+        init() {}
+    }
     struct Data: Codable, Sendable { var height: Double }
-    static let info = ViewInfo(id: "box", title: "Box", summary: "A box.", options: [OptionDoc("height", .number, default: "100", "natural height")],
-                               example: ViewExample(prompt: ""), hooks: [])
-    static var defaultOptions: Options { Options() }
+    static let info = ViewInfo(id: "box", title: "Box", summary: "A box.", example: ViewExample(prompt: ""), hooks: [])
     func analyze(_ input: AnalysisInput, options: Options) throws -> Data { Data(height: options.height) }
     func size(of data: Data, options: Options, theme: Theme, width: Double?, measure: Canvas) -> Size { Size(width ?? 100, data.height) }
     func draw(_ data: Data, options: Options, on canvas: Canvas, in frame: Rect, theme: Theme) throws {
@@ -112,6 +113,62 @@ private struct BoxView: ViewPlugin {
             #expect(text.contains("d.yml:1: layout width 4 in gives 12 columns less than 0.75 in each"), "\(text)")
             #expect(text.contains("d.yml:3: panel (a): unknown view 'bx'"), "\(text)")
             #expect(text.contains("d.yml:4: view 'box' option 'height': 'tall' is not a number"), "\(text)")
+        }
+    }
+}
+
+/// Options are declared once: the documentation `loupe views` prints is read
+/// off `Options()`, and what is declared is checked before any analysis.
+@Suite struct OptionDeclarationTests {
+    enum Shade: String, Codable, Sendable, OptionChoice { case light, dark, grey }
+
+    struct Declared: ViewOptions {
+        @ViewOption("how many", range: 1 ... 10) var count = 3
+        @ViewOption("a scale", range: 0.5 ... 2) var scale = 1.0
+        @ViewOption("the shade", allowed: [.light, .dark]) var shade: Shade = .light
+        @ViewOption(promptSet: "prompts to read") var prompts = "builtin:topics"
+        @ViewOption("a flag") var flag = false
+        init() {}
+    }
+
+    struct Forgotten: ViewOptions {
+        @ViewOption("declared") var declared = 1
+        var undeclared = 2
+        init() {}
+    }
+
+    @Test func docsComeFromTheDefaults() throws {
+        let (docs, undeclared) = try OptionCollector.docs(of: Declared())
+        #expect(undeclared.isEmpty)
+        #expect(docs.map(\.name) == ["count", "scale", "shade", "prompts", "flag"])
+        #expect(docs.map(\.defaultValue) == ["3", "1", "light", "builtin:topics", "false"])
+        #expect(docs.map(\.kind) == [.int, .number, .choice, .promptSet, .bool])
+        #expect(docs[0].minimum == 1 && docs[0].maximum == 10 && docs[0].range == "1 to 10")
+        #expect(docs[2].allowed == ["light", "dark"])
+        // A property without a declaration is found, so registering the view stops with its name.
+        #expect(try OptionCollector.docs(of: Forgotten()).undeclared == ["undeclared"])
+    }
+
+    @Test func valuesEncodeBareAndDecodeBack() throws {
+        var o = Declared()
+        o.count = 7
+        let json = String(decoding: try JSONEncoder().encode(o), as: UTF8.self)
+        #expect(json.contains("\"count\":7") && json.contains("\"shade\":\"light\""))
+        let back = try JSONDecoder().decode(Declared.self, from: Data(json.utf8))
+        #expect(back.count == 7 && back.scale == 1)
+    }
+
+    @Test func rangesAndChoicesAreCheckedWhenRead() throws {
+        let registry = ViewRegistry([BoxView.self])
+        let view = try registry.view("box")
+        #expect { try view.resolveOptions(["height": "0"]) } throws: {
+            "\($0)" == "view 'box' option 'height': '0' is not a number from 1 to 10000"
+        }
+        #expect { try view.resolveOptions(["height": "tall"]) } throws: { "\($0)".contains("'tall' is not a number from 1 to 10000") }
+        #expect(view.info.options.first?.range == "1 to 10000")
+        // A spec reports it at its line, with the others.
+        #expect { try DashboardSpec.parse("panels:\n  - view: box\n    options: {height: 20000}\n", file: "d.yml", registry: registry) } throws: {
+            "\($0)".contains("d.yml:3: view 'box' option 'height': '20000' is not a number from 1 to 10000")
         }
     }
 }
