@@ -22,7 +22,6 @@ let package = Package(
         // Every command, for any views: a package with views of its own
         // builds its own `loupe` from it (see Plugins/README.md).
         .library(name: "LoupeCommands", targets: ["LoupeCommands"]),
-        .executable(name: "loupe", targets: ["loupe"]),
         // Golden-image comparison, for the tests of views in other packages too.
         .library(name: "LoupeTestSupport", targets: ["LoupeTestSupport"]),
     ],
@@ -78,7 +77,10 @@ let package = Package(
                 "LoupeModel", "LoupeCore", "LoupeRender", "TextDeepDream",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        // The command line with the built-in views.
+        // The command line with the built-in views. No product is declared
+        // for it: SwiftPM makes one (`.build/release/loupe`) while Loupe is
+        // the package being built, and none while Loupe is a dependency, so
+        // a package with views of its own can call its executable `loupe`.
         .executableTarget(name: "loupe", dependencies: ["LoupeCommands", "LoupeViews"]),
 
         // The readers of untrusted input as functions of bytes: replayed by

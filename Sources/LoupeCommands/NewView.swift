@@ -45,7 +45,7 @@ struct NewView: ParsableCommand {
     func run() throws {
         let scaffold = try Scaffold(id: name)
         if Catalog.registry.ids.contains(name) {
-            throw ValidationError("this loupe already has a view '\(name)'; choose another name")
+            throw CoreError.newView("this loupe already has a view '\(name)'; choose another name")
         }
         let checkout = loupe ?? Self.builtFrom
         if builtin {

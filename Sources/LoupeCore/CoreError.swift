@@ -16,6 +16,8 @@ public enum CoreError: Error, Equatable, CustomStringConvertible {
     case badPromptSet(path: String, line: Int?, detail: String)
     /// A view's analysis found its input unusable (a layer out of range, say).
     case invalidInput(view: String, detail: String)
+    /// `loupe new-view` cannot write what was asked.
+    case newView(String)
     /// Files Loupe ships with its code (templates, prompt sets) were not found or not usable.
     case badResource(what: String, detail: String)
 
@@ -37,6 +39,8 @@ public enum CoreError: Error, Equatable, CustomStringConvertible {
             return "prompt set '\(path)'" + (line.map { " line \($0)" } ?? "") + ": \(detail)"
         case let .invalidInput(view, detail):
             return "view '\(view)': \(detail)"
+        case let .newView(detail):
+            return "new-view: \(detail)"
         case let .badResource(what, detail):
             return "\(what): \(detail)"
         }

@@ -19,6 +19,12 @@ public struct FigureRecord: Sendable {
     public var options: any Sendable
     /// The view's data, the numbers behind the figure: its `Data` value.
     public var data: any Sendable
+
+    public init(loupeVersion: String = FigurePipeline.version, view: String, model: String, prompt: String, ids: [Int],
+                options: any Sendable, data: any Sendable) {
+        self.loupeVersion = loupeVersion; self.view = view; self.model = model; self.prompt = prompt; self.ids = ids
+        self.options = options; self.data = data
+    }
 }
 
 /// The file layout of a figure record, with the view's own types.

@@ -16,7 +16,7 @@ public struct Scaffold: Sendable {
 
     public init(id: String) throws {
         guard id.range(of: #"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"#, options: .regularExpression) != nil, id.count <= 64 else {
-            throw CoreError.badOptions(source: "new-view", detail: "'\(printable(id, limit: 80))' is not a view id: use lowercase letters and digits, words joined by hyphens (residual-norm)")
+            throw CoreError.newView("'\(printable(id, limit: 80))' is not a view id: use lowercase letters and digits, words joined by hyphens (residual-norm)")
         }
         self.id = id
         let words = id.split(separator: "-").map(String.init)
@@ -28,7 +28,7 @@ public struct Scaffold: Sendable {
     public static func checkCheckout(_ path: String) throws {
         let manifest = path + "/Package.swift"
         guard let text = try? InputFile.text(manifest), text.contains("name: \"Loupe\"") else {
-            throw CoreError.badOptions(source: "new-view", detail: "'\(printable(path, limit: 200))' is not a Loupe checkout (its Package.swift does not declare the package Loupe); give one with --loupe")
+            throw CoreError.newView("'\(printable(path, limit: 200))' is not a Loupe checkout (its Package.swift does not declare the package Loupe); give one with --loupe")
         }
     }
 
@@ -61,14 +61,14 @@ public struct Scaffold: Sendable {
     public func writePackage(in folder: String, loupe: String) throws -> String {
         try Self.checkCheckout(loupe)
         if Self.modules(in: loupe).contains(module) || Self.modules(in: loupe).contains(module + "Loupe") {
-            throw CoreError.badOptions(source: "new-view", detail: "Loupe already has a module named \(module); choose another name")
+            throw CoreError.newView("Loupe already has a module named \(module); choose another name")
         }
         guard PathKind(folder) == .directory else {
-            throw CoreError.badOptions(source: "new-view", detail: "--in '\(printable(folder, limit: 200))' is not a folder")
+            throw CoreError.newView("--in '\(printable(folder, limit: 200))' is not a folder")
         }
         let target = folder + "/" + id
         guard PathKind(target) == .missing else {
-            throw CoreError.badOptions(source: "new-view", detail: "'\(printable(target, limit: 200))' already exists; nothing was written")
+            throw CoreError.newView("'\(printable(target, limit: 200))' already exists; nothing was written")
         }
         let loupePath = URL(fileURLWithPath: loupe).standardizedFileURL.path
         let extra = ["loupePath": loupePath, "loupePackage": URL(fileURLWithPath: loupePath).lastPathComponent]
@@ -95,7 +95,7 @@ public struct Scaffold: Sendable {
         } catch {
             try? FileManager.default.removeItem(atPath: staging)
             if let e = error as? CoreError { throw e }
-            throw CoreError.badOptions(source: "new-view", detail: "cannot write '\(printable(target, limit: 200))': \(error.localizedDescription)")
+            throw CoreError.newView("cannot write '\(printable(target, limit: 200))': \(error.localizedDescription)")
         }
         return target
     }
@@ -107,18 +107,18 @@ public struct Scaffold: Sendable {
     public func addBuiltin(to checkout: String) throws -> [String] {
         try Self.checkCheckout(checkout)
         if Self.modules(in: checkout).contains(module) {
-            throw CoreError.badOptions(source: "new-view", detail: "the checkout already has a module named \(module); choose another name")
+            throw CoreError.newView("the checkout already has a module named \(module); choose another name")
         }
         let manifestPath = checkout + "/Package.swift"
         let registryPath = checkout + "/Sources/LoupeViews/BuiltinViews.swift"
         let viewPath = checkout + "/Plugins/\(module)/\(type).swift"
         func read(_ path: String) throws -> String {
             do throws(FileProblem) { return try InputFile.text(path) } catch {
-                throw CoreError.badOptions(source: "new-view", detail: "'\(printable(path, limit: 200))': \(error.reason)")
+                throw CoreError.newView("'\(printable(path, limit: 200))': \(error.reason)")
             }
         }
         func unexpected(_ path: String, _ what: String) -> CoreError {
-            .badOptions(source: "new-view", detail: "'\(printable(path, limit: 200))' does not have \(what) where new-view expects it; add the view by hand (see Plugins/README.md)")
+            .newView("'\(printable(path, limit: 200))' does not have \(what) where new-view expects it; add the view by hand (see Plugins/README.md)")
         }
         // Package.swift: `let builtinViews = [ ... ]`, one name per line.
         var manifest = try read(manifestPath)
