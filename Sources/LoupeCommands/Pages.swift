@@ -3,6 +3,7 @@ import Foundation
 import LoupeCore
 import LoupeModel
 import LoupeRender
+import Synchronization
 
 struct DashboardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -151,18 +152,23 @@ struct GalleryCommand: ParsableCommand {
 }
 
 /// A progress bar on a terminal; one line per figure otherwise (logs, CI).
-final class TerminalProgress: GalleryProgress, @unchecked Sendable {
-    private let lock = NSLock()
+final class TerminalProgress: GalleryProgress, Sendable {
     private let terminal = isatty(2) != 0
-    private var start = Date()
+    /// When the run began; held while a line is written, so lines never interleave.
+    private let start = Mutex(Date())
 
     func begin(total: Int, skipped: Int) {
-        start = Date()
+        start.withLock { $0 = Date() }
         if !terminal { printError("rendering \(total) figures") }
     }
 
     func finished(_ id: String, status: GalleryRunner.Status, seconds: Double, done: Int, total: Int) {
-        lock.lock(); defer { lock.unlock() }
+        start.withLock { start in
+            line(id, status: status, seconds: seconds, done: done, total: total, start: start)
+        }
+    }
+
+    private func line(_ id: String, status: GalleryRunner.Status, seconds: Double, done: Int, total: Int, start: Date) {
         if terminal {
             let width = 28
             let filled = total > 0 ? width * done / total : width

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import Synchronization
 
 /// A file Loupe was asked to read or write that it cannot use: missing, a
 /// folder, a device, a FIFO, unreadable, a full disk. Its description is one
@@ -212,31 +213,33 @@ public enum TemporaryFiles {
         p.initialize(repeating: nil, count: capacity)
         return p
     }()
-    private static let lock = NSLock()
+    /// Held while the table changes (the signal handler only reads it).
+    private static let lock = Mutex(())
 
     static func add(_ path: String) {
-        lock.lock(); defer { lock.unlock() }
-        for i in 0 ..< capacity where slots[i] == nil {
-            slots[i] = strdup(path)
-            return
+        lock.withLock { _ in
+            for i in 0 ..< capacity where slots[i] == nil {
+                slots[i] = strdup(path)
+                return
+            }
         }
     }
 
     static func remove(_ path: String) {
-        lock.lock(); defer { lock.unlock() }
-        for i in 0 ..< capacity {
-            if let p = slots[i], strcmp(p, path) == 0 {
-                slots[i] = nil
-                free(p)
-                return
+        lock.withLock { _ in
+            for i in 0 ..< capacity {
+                if let p = slots[i], strcmp(p, path) == 0 {
+                    slots[i] = nil
+                    free(p)
+                    return
+                }
             }
         }
     }
 
     /// The temporary files not yet renamed or removed (for tests).
     public static var pending: [String] {
-        lock.lock(); defer { lock.unlock() }
-        return (0 ..< capacity).compactMap { slots[$0].map { String(cString: $0) } }
+        lock.withLock { _ in (0 ..< capacity).compactMap { slots[$0].map { String(cString: $0) } } }
     }
 
     /// Installs the handlers: on SIGINT, SIGTERM or SIGHUP every pending

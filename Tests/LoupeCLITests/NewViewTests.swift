@@ -2,24 +2,9 @@ import Foundation
 import LoupeViews
 import Testing
 
-/// Runs a command in a folder, returning its status and output.
+/// Runs a command (found on the PATH) in a folder.
 private func shell(_ arguments: [String], in folder: String, environment: [String: String] = [:]) throws -> Loupe.Output {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    process.currentDirectoryURL = URL(fileURLWithPath: folder)
-    var env = ProcessInfo.processInfo.environment
-    for (k, v) in environment { env[k] = v }
-    process.environment = env
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return Loupe.Output(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                        stderr: String(decoding: e, as: UTF8.self))
+    try Loupe.run(arguments, environment: environment, in: folder, executable: "/usr/bin/env")
 }
 
 /// `loupe new-view`: a package of the user's own, built against this
