@@ -2,7 +2,8 @@
 import PackageDescription
 
 // The built-in views: one module per folder under Plugins/, each depending on
-// LoupeCore only (`loupe new-view NAME --builtin` adds one here).
+// the layers a view may use, and on no other view (`loupe new-view NAME
+// --builtin` adds one here).
 let builtinViews = [
     "LogitLens",
     "Attention",
@@ -14,7 +15,7 @@ let package = Package(
     name: "Loupe",
     platforms: [.macOS(.v15)],
     products: [
-        .library(name: "LoupeFiles", targets: ["LoupeFiles"]),
+        .library(name: "LoupeSupport", targets: ["LoupeSupport"]),
         .library(name: "LoupeModel", targets: ["LoupeModel"]),
         .library(name: "LoupeRender", targets: ["LoupeRender"]),
         .library(name: "LoupeCore", targets: ["LoupeCore"]),
@@ -47,19 +48,19 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]),
 
         // Reading inputs and writing outputs safely; shared by every layer.
-        .target(name: "LoupeFiles"),
+        .target(name: "LoupeSupport"),
         .target(
             name: "LoupeModel",
-            dependencies: ["CBLAS", "LoupeFiles"]),
+            dependencies: ["CBLAS", "LoupeSupport"]),
         // PNG encoding in C: libpng reports errors by longjmp.
         .target(name: "CPNGWriter", dependencies: ["CPNG"]),
         .target(
             name: "LoupeRender",
-            dependencies: ["CCairo", "CPNG", "CPNGWriter", "LoupeFiles"]),
+            dependencies: ["CCairo", "CPNG", "CPNGWriter", "LoupeSupport"]),
         .target(
             name: "LoupeCore",
             dependencies: [
-                "LoupeFiles", "LoupeModel", "LoupeRender",
+                "LoupeSupport", "LoupeModel", "LoupeRender",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -94,7 +95,7 @@ let package = Package(
             dependencies: ["LoupeModel"],
             exclude: ["Fixtures"]),
         // Golden-image comparison shared by the tests that draw.
-        .target(name: "LoupeTestSupport", dependencies: ["CPNG"]),
+        .target(name: "LoupeTestSupport", dependencies: ["CPNG", "LoupeSupport"]),
 
         .testTarget(
             name: "LoupeRenderTests",
@@ -114,7 +115,9 @@ let package = Package(
     swiftLanguageModes: [.v6]
 )
 
-package.targets += builtinViews.map { .target(name: $0, dependencies: ["LoupeCore"], path: "Plugins/\($0)") }
+package.targets += builtinViews.map {
+    .target(name: $0, dependencies: ["LoupeCore", "LoupeModel", "LoupeRender", "LoupeSupport"], path: "Plugins/\($0)")
+}
 
 // The libFuzzer driver exists only in the instrumented build (`make fuzz`
 // sets LOUPE_FUZZ=1 and builds with -sanitize=fuzzer): it calls libFuzzer's

@@ -1,6 +1,6 @@
 import Foundation
 import LoupeCore
-import LoupeRender
+import LoupeSupport
 
 /// Clustering of vectors by cosine distance.
 enum Clustering {

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import LoupeModel
-import LoupeRender
 
 struct Grad: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,7 +25,7 @@ struct Grad: ParsableCommand {
     @Option(help: ArgumentHelp("The safetensors file to write.", valueName: "file")) var out: String
 
     func run() throws {
-        try FigureWriter.checkFolder(of: out)
+        _ = try FileTransaction.checkTarget(out)
         let model = try modelOptions.load()
         let spec = try ObjectiveSpec.parse(objective, dModel: model.config.dModel)
         let ids = try input.tokens(for: model)

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import LoupeModel
-import LoupeRender
 
 struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import LoupeModel
-import LoupeRender
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,7 +25,7 @@ struct Run: ParsableCommand {
     var out: String
 
     func run() throws {
-        try FigureWriter.checkFolder(of: out)
+        _ = try FileTransaction.checkTarget(out)
         let model = try modelOptions.load()
         let ids = try input.tokens(for: model)
         let patterns = hooks.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }

@@ -1,4 +1,4 @@
-import LoupeFiles
+import LoupeSupport
 
 /// Errors of the view registry, options and figure pipeline.
 public enum CoreError: Error, Equatable, CustomStringConvertible {

@@ -127,7 +127,7 @@ public final class GalleryRunner: @unchecked Sendable {
         self.options = options
         self.templates = templates
         items = Self.items(of: spec, out: options.out)
-        var selected = items.map { item in options.only.map { fnmatch($0, item.id, 0) == 0 } ?? true }
+        var selected = items.map { item in options.only.map { Glob.matches($0, item.id) } ?? true }
         if let only = options.only, !selected.contains(true) {
             throw CoreError.badOptions(source: "--only", detail: "'\(only)' matches no figure (figure ids look like \(items.prefix(3).map(\.id).joined(separator: ", ")))")
         }
@@ -395,7 +395,7 @@ public final class GalleryRunner: @unchecked Sendable {
         func files(_ options: [String: String]) -> [String] {
             options.sorted { $0.key < $1.key }.compactMap { k, v in
                 guard let data = try? InputFile.read(v) else { return nil }
-                return "file \(k) " + SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+                return "file \(k) " + SHA256.hash(data: data).hexDigits
             }
         }
         switch item.kind {
@@ -410,7 +410,7 @@ public final class GalleryRunner: @unchecked Sendable {
             for p in d.spec.panels { parts += files(p.options) }
         }
         let digest = SHA256.hash(data: Data(parts.joined(separator: "\n").utf8))
-        return digest.map { String(format: "%02x", $0) }.joined()
+        return digest.hexDigits
     }
 
     private func render(_ i: Int, model: Model, options values: [String: String]) throws {
@@ -755,6 +755,6 @@ enum ModelHash {
         for f in files(path) {
             hasher.update(data: try Data(contentsOf: URL(fileURLWithPath: f), options: .alwaysMapped))
         }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return hasher.finalize().hexDigits
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import LoupeFiles
+import LoupeSupport
 import Yams
 
 /// Options for a view from a YAML or JSON file (a mapping of option names

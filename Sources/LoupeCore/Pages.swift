@@ -1,5 +1,5 @@
 import Foundation
-import LoupeFiles
+import LoupeSupport
 import LoupeModel
 import LoupeRender
 import Mustache

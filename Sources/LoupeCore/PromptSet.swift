@@ -1,5 +1,5 @@
 import Foundation
-import LoupeFiles
+import LoupeSupport
 
 /// A topic-labelled prompt set: JSON lines of `{"topic": ..., "text": ...}`.
 public struct PromptSet: Sendable {

@@ -1,5 +1,5 @@
 import Foundation
-import LoupeFiles
+import LoupeSupport
 
 /// What is wrong with a figure record's data: the field, and how. Raised by
 /// a view's `validate` before a record read from a file is drawn.

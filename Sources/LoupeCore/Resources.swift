@@ -1,5 +1,5 @@
 import Foundation
-import LoupeFiles
+import LoupeSupport
 
 /// The files Loupe ships with its code (`Sources/LoupeCore/Resources`): the
 /// page templates and the built-in prompt sets.

@@ -1,5 +1,5 @@
 import Foundation
-import LoupeFiles
+import LoupeSupport
 import Mustache
 
 /// What `loupe new-view` writes: a package with a view of its own, or a

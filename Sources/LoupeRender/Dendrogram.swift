@@ -9,17 +9,6 @@ public enum Palette {
     public static func categorical(_ i: Int) -> Color { okabeIto[((i % okabeIto.count) + okabeIto.count) % okabeIto.count] }
 }
 
-/// One merge of an agglomerative clustering: nodes 0..<n are the leaves,
-/// merge k creates node n + k.
-public struct Merge: Sendable, Codable, Equatable {
-    public var left: Int
-    public var right: Int
-    public var height: Double
-    public var size: Int
-    public init(left: Int, right: Int, height: Double, size: Int) {
-        self.left = left; self.right = right; self.height = height; self.size = size
-    }
-}
 
 /// A dendrogram drawn to the left of rows: leaves on the right edge, at the
 /// vertical centres given by the leaf order, the root on the left.

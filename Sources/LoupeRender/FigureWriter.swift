@@ -1,7 +1,7 @@
 import CCairo
 import CPNGWriter
 import Foundation
-@_exported import LoupeFiles
+@_exported import LoupeSupport
 
 /// The file formats a figure can be written in.
 public enum FigureFormat: String, Sendable, Codable, CaseIterable {

@@ -57,33 +57,3 @@ public struct Theme: Sendable, Equatable {
     public static func named(_ name: String) -> Theme? { all.first { $0.name == name } }
 }
 
-/// Token strings made fit to print: whitespace visible, control characters named.
-public enum TokenText {
-    /// `·` for a space, `↵` for a newline, `→` for a tab, `␍` for a carriage
-    /// return; other control characters as `\xNN`. Text that is already
-    /// escaped (`\xd9` for a byte that is not valid UTF-8) passes through.
-    public static func visible(_ s: String) -> String {
-        var out = ""
-        for u in s.unicodeScalars {
-            switch u {
-            case " ": out += "·"
-            case "\n": out += "↵"
-            case "\t": out += "→"
-            case "\r": out += "␍"
-            default:
-                if u.value < 0x20 || u.value == 0x7F {
-                    out += "\\x" + String(u.value, radix: 16).leftPadded(to: 2)
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out.isEmpty ? "∅" : out
-    }
-}
-
-extension String {
-    func leftPadded(to n: Int, with c: Character = "0") -> String {
-        count >= n ? self : String(repeating: c, count: n - count) + self
-    }
-}

@@ -1,5 +1,6 @@
 import CPNG
 import Foundation
+import LoupeSupport
 
 /// A decoded PNG: 8-bit RGBA pixels.
 public struct DecodedPNG: Equatable {
@@ -74,21 +75,7 @@ public enum Golden {
     public static func records(_ name: String) -> Bool {
         guard let value = ProcessInfo.processInfo.environment["LOUPE_RECORD_GOLDENS"], !value.isEmpty, value != "0" else { return false }
         if value == "1" { return true }
-        return value.split(separator: ",").contains { pattern in matches(String(pattern).trimmingCharacters(in: .whitespaces), name) }
-    }
-
-    /// `*`-only glob matching.
-    static func matches(_ pattern: String, _ name: String) -> Bool {
-        let parts = pattern.split(separator: "*", omittingEmptySubsequences: false).map(String.init)
-        guard parts.count > 1 else { return pattern == name }
-        var rest = Substring(name)
-        guard rest.hasPrefix(parts[0]) else { return false }
-        rest = rest.dropFirst(parts[0].count)
-        for part in parts.dropFirst().dropLast() {
-            guard let r = rest.range(of: part) else { return false }
-            rest = rest[r.upperBound...]
-        }
-        return rest.hasSuffix(parts[parts.count - 1])
+        return value.split(separator: ",").contains { pattern in Glob.matches(String(pattern).trimmingCharacters(in: .whitespaces), name) }
     }
 
     /// Compares `png` with the golden `name` next to `file`; throws a message

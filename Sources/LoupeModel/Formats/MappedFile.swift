@@ -1,4 +1,4 @@
-@_exported import LoupeFiles
+@_exported import LoupeSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -136,7 +136,7 @@ public struct HookFilter: Sendable {
         guard let patterns else { return Set(every) }
         var selected = Set<HookPoint>()
         for p in patterns {
-            let hits = every.filter { glob(p, matches: $0.name) }
+            let hits = every.filter { Glob.matches(p, $0.name) }
             guard !hits.isEmpty else {
                 throw ModelError.unknownHook(pattern: p, example: "blocks.0.hook_resid_pre")
             }
@@ -146,21 +146,3 @@ public struct HookFilter: Sendable {
     }
 }
 
-/// Glob matching with `*` only, over Unicode scalars.
-func glob(_ pattern: String, matches text: String) -> Bool {
-    let p = Array(pattern.unicodeScalars), t = Array(text.unicodeScalars)
-    var pi = 0, ti = 0, star = -1, mark = 0
-    while ti < t.count {
-        if pi < p.count, p[pi] != "*", p[pi] == t[ti] {
-            pi += 1; ti += 1
-        } else if pi < p.count, p[pi] == "*" {
-            star = pi; mark = ti; pi += 1
-        } else if star >= 0 {
-            pi = star + 1; mark += 1; ti = mark
-        } else {
-            return false
-        }
-    }
-    while pi < p.count, p[pi] == "*" { pi += 1 }
-    return pi == p.count
-}
