@@ -1,7 +1,13 @@
 import Foundation
 
-// Forward operations of the transformer, on raw row-major buffers.
-// Shapes are written [rows, cols]; T is the number of positions.
+// The operations of the transformer, on raw row-major buffers, each
+// followed by its backward pass. Shapes are written [rows, cols]; T is the
+// number of positions.
+//
+// A backward takes the gradient of the output (dy) and what the forward
+// saw, and returns or accumulates the gradient of the input. Only input
+// gradients are computed: Loupe differentiates with respect to
+// activations, never weights.
 
 /// y [T, out] = x [T, in] · wᵀ (w is [out, in]) + bias, through BLAS.
 /// With `accumulate`, adds to y instead of overwriting it.
@@ -18,6 +24,13 @@ func linear(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: Unsafe
     }
 }
 
+/// Backward of `linear`: dx [T, in] (+)= dy [T, out] · w [out, in].
+func linearBackward(_ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                    rows t: Int, in n: Int, out m: Int, accumulate: Bool = false) {
+    BLAS.sgemm(transA: false, transB: false, m: t, n: n, k: m, alpha: 1, a: dy, lda: m, b: w, ldb: n,
+               beta: accumulate ? 1 : 0, c: dx, ldc: n)
+}
+
 /// RMSNorm: y = x / sqrt(mean(x²) + eps) · w, per row of x [T, d].
 /// Sums in Float64: the residual norm of a massive-activation position
 /// (~25 000 in SmolLM2's dimension 507) squared loses digits in Float32.
@@ -29,6 +42,23 @@ func rmsNorm(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMu
         for j in 0 ..< d { ss += Double(xr[j]) * Double(xr[j]) }
         let inv = Float(1 / (ss / Double(d) + Double(eps)).squareRoot())
         for j in 0 ..< d { yr[j] = xr[j] * inv * w[j] }
+    }
+}
+
+/// Backward of `rmsNorm`, accumulated into dx. With g = dy ⊙ w and
+/// r = 1 / sqrt(mean(x²) + eps): dx = r·g − x·r³·Σ(g ⊙ x) / d.
+func rmsNormBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                     _ dx: UnsafeMutablePointer<Float>, rows t: Int, dim d: Int, eps: Float) {
+    for r in 0 ..< t {
+        let xr = x + r * d, dyr = dy + r * d, dxr = dx + r * d
+        var ss: Double = 0, dot: Double = 0
+        for j in 0 ..< d {
+            ss += Double(xr[j]) * Double(xr[j])
+            dot += Double(dyr[j]) * Double(w[j]) * Double(xr[j])
+        }
+        let inv = 1 / (ss / Double(d) + Double(eps)).squareRoot()
+        let k = Float(inv * inv * inv * dot / Double(d)), invF = Float(inv)
+        for j in 0 ..< d { dxr[j] += invF * dyr[j] * w[j] - xr[j] * k }
     }
 }
 
@@ -52,6 +82,27 @@ private func moments(_ x: UnsafePointer<Float>, dim d: Int, eps: Float) -> (mean
     var ss: Double = 0
     for j in 0 ..< d { let c = Double(x[j]) - mean; ss += c * c }
     return (mean, 1 / (ss / Double(d) + Double(eps)).squareRoot())
+}
+
+/// Backward of `layerNorm`, accumulated into dx. With x̂ = (x − μ)·r and
+/// g = dy ⊙ w: dx = r·(g − mean(g) − x̂·mean(g ⊙ x̂)).
+func layerNormBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                       _ dx: UnsafeMutablePointer<Float>, rows t: Int, dim d: Int, eps: Float) {
+    for r in 0 ..< t {
+        let xr = x + r * d, dyr = dy + r * d, dxr = dx + r * d
+        let (mean, inv) = moments(xr, dim: d, eps: eps)
+        var gMean: Double = 0, gxMean: Double = 0
+        for j in 0 ..< d {
+            let g = Double(dyr[j]) * Double(w[j])
+            gMean += g
+            gxMean += g * (Double(xr[j]) - mean) * inv
+        }
+        gMean /= Double(d); gxMean /= Double(d)
+        for j in 0 ..< d {
+            let xhat = (Double(xr[j]) - mean) * inv
+            dxr[j] += Float(inv * (Double(dyr[j]) * Double(w[j]) - gMean - xhat * gxMean))
+        }
+    }
 }
 
 /// The inverse frequencies of the rotated pairs, θ^(−2i/rotDim), rescaled
@@ -124,6 +175,13 @@ private func rotate(_ x: UnsafeMutablePointer<Float>, rows t: Int, heads: Int, h
     }
 }
 
+/// Backward of `applyRotary`, in place: the transpose of a rotation is the
+/// rotation by the opposite angle.
+func applyRotaryBackward(_ dx: UnsafeMutablePointer<Float>, rows t: Int, heads: Int, headDim hd: Int,
+                         rotaryDims: Int, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>) {
+    rotate(dx, rows: t, heads: heads, headDim: hd, rotaryDims: rotaryDims, cos: cos, sin: sin, sign: -1)
+}
+
 /// Causal multi-head attention with grouped key/value heads.
 /// q [T, H, hd], k and v [T, Hkv, hd] → pattern [H, T, T] (post-softmax,
 /// zeros above the diagonal and outside the window) and z [T, H, hd].
@@ -173,110 +231,6 @@ func causalSoftmaxRows(_ s: UnsafeMutablePointer<Float>, rows t: Int, window: In
     }
 }
 
-/// x ← cap·tanh(x / cap), in place.
-func softcap(_ x: UnsafeMutablePointer<Float>, count n: Int, _ cap: Float) {
-    for i in 0 ..< n { x[i] = cap * tanhf(x[i] / cap) }
-}
-
-func softcap(_ x: inout [Float], _ cap: Float) {
-    let n = x.count
-    x.withUnsafeMutableBufferPointer { softcap($0.baseAddress!, count: n, cap) }
-}
-
-/// The MLP non-linearity.
-@inline(__always) func activate(_ x: Float, _ a: Activation) -> Float {
-    switch a {
-    case .silu: silu(x)
-    case .geluTanh: geluTanh(x)
-    case .gelu: geluErf(x)
-    }
-}
-
-/// Its derivative.
-@inline(__always) func activationGrad(_ x: Float, _ a: Activation) -> Float {
-    switch a {
-    case .silu: siluGrad(x)
-    case .geluTanh: geluTanhGrad(x)
-    case .gelu: geluErfGrad(x)
-    }
-}
-
-/// Exact GELU: x·Φ(x) = x/2·(1 + erf(x/√2)).
-@inline(__always) func geluErf(_ x: Float) -> Float { 0.5 * x * (1 + erff(x * 0.707_106_78)) }
-
-/// d geluErf(x) / dx = Φ(x) + x·φ(x).
-@inline(__always) func geluErfGrad(_ x: Float) -> Float {
-    let phi = expf(-0.5 * x * x) * 0.398_942_28 // 1/√(2π)
-    return 0.5 * (1 + erff(x * 0.707_106_78)) + x * phi
-}
-
-@inline(__always) func silu(_ x: Float) -> Float { x / (1 + expf(-x)) }
-
-/// GPT-2's GELU, tanh approximation ("gelu_new").
-@inline(__always) func geluTanh(_ x: Float) -> Float {
-    let c: Float = 0.797_884_56 // sqrt(2/π)
-    return 0.5 * x * (1 + tanhf(c * (x + 0.044715 * x * x * x)))
-}
-
-// MARK: - Backward passes
-//
-// Each takes the gradient of the output (dy) and what the forward saw, and
-// returns or accumulates the gradient of the input. Only input gradients
-// are computed: Loupe differentiates with respect to activations, never
-// weights.
-
-/// Backward of `linear`: dx [T, in] (+)= dy [T, out] · w [out, in].
-func linearBackward(_ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
-                    rows t: Int, in n: Int, out m: Int, accumulate: Bool = false) {
-    BLAS.sgemm(transA: false, transB: false, m: t, n: n, k: m, alpha: 1, a: dy, lda: m, b: w, ldb: n,
-               beta: accumulate ? 1 : 0, c: dx, ldc: n)
-}
-
-/// Backward of `rmsNorm`, accumulated into dx. With g = dy ⊙ w and
-/// r = 1 / sqrt(mean(x²) + eps): dx = r·g − x·r³·Σ(g ⊙ x) / d.
-func rmsNormBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-                     _ dx: UnsafeMutablePointer<Float>, rows t: Int, dim d: Int, eps: Float) {
-    for r in 0 ..< t {
-        let xr = x + r * d, dyr = dy + r * d, dxr = dx + r * d
-        var ss: Double = 0, dot: Double = 0
-        for j in 0 ..< d {
-            ss += Double(xr[j]) * Double(xr[j])
-            dot += Double(dyr[j]) * Double(w[j]) * Double(xr[j])
-        }
-        let inv = 1 / (ss / Double(d) + Double(eps)).squareRoot()
-        let k = Float(inv * inv * inv * dot / Double(d)), invF = Float(inv)
-        for j in 0 ..< d { dxr[j] += invF * dyr[j] * w[j] - xr[j] * k }
-    }
-}
-
-/// Backward of `layerNorm`, accumulated into dx. With x̂ = (x − μ)·r and
-/// g = dy ⊙ w: dx = r·(g − mean(g) − x̂·mean(g ⊙ x̂)).
-func layerNormBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-                       _ dx: UnsafeMutablePointer<Float>, rows t: Int, dim d: Int, eps: Float) {
-    for r in 0 ..< t {
-        let xr = x + r * d, dyr = dy + r * d, dxr = dx + r * d
-        let (mean, inv) = moments(xr, dim: d, eps: eps)
-        var gMean: Double = 0, gxMean: Double = 0
-        for j in 0 ..< d {
-            let g = Double(dyr[j]) * Double(w[j])
-            gMean += g
-            gxMean += g * (Double(xr[j]) - mean) * inv
-        }
-        gMean /= Double(d); gxMean /= Double(d)
-        for j in 0 ..< d {
-            let xhat = (Double(xr[j]) - mean) * inv
-            dxr[j] += Float(inv * (Double(dyr[j]) * Double(w[j]) - gMean - xhat * gxMean))
-        }
-    }
-}
-
-/// Backward of `applyRotary`, in place: the transpose of a rotation is the
-/// rotation by the opposite angle.
-func applyRotaryBackward(_ dx: UnsafeMutablePointer<Float>, rows t: Int, heads: Int, headDim hd: Int,
-                         rotaryDims: Int, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>) {
-    rotate(dx, rows: t, heads: heads, headDim: hd, rotaryDims: rotaryDims, cos: cos, sin: sin, sign: -1)
-}
-
 /// Backward of `causalAttention`. Given dz [T, H, hd] and the forward's
 /// q, k, v (after rotary) and pattern, writes dq [T, H, hd], dk and dv
 /// [T, Hkv, hd], and the pattern's gradient dPattern [H, T, T] (for hooks).
@@ -323,10 +277,55 @@ func causalAttentionBackward(dz: UnsafePointer<Float>, q: UnsafePointer<Float>, 
     }
 }
 
+/// x ← cap·tanh(x / cap), in place.
+func softcap(_ x: UnsafeMutablePointer<Float>, count n: Int, _ cap: Float) {
+    for i in 0 ..< n { x[i] = cap * tanhf(x[i] / cap) }
+}
+
+func softcap(_ x: inout [Float], _ cap: Float) {
+    let n = x.count
+    x.withUnsafeMutableBufferPointer { softcap($0.baseAddress!, count: n, cap) }
+}
+
+/// The MLP non-linearity.
+@inline(__always) func activate(_ x: Float, _ a: Activation) -> Float {
+    switch a {
+    case .silu: silu(x)
+    case .geluTanh: geluTanh(x)
+    case .gelu: geluErf(x)
+    }
+}
+
+/// Its derivative.
+@inline(__always) func activationGrad(_ x: Float, _ a: Activation) -> Float {
+    switch a {
+    case .silu: siluGrad(x)
+    case .geluTanh: geluTanhGrad(x)
+    case .gelu: geluErfGrad(x)
+    }
+}
+
+/// Exact GELU: x·Φ(x) = x/2·(1 + erf(x/√2)).
+@inline(__always) func geluErf(_ x: Float) -> Float { 0.5 * x * (1 + erff(x * 0.707_106_78)) }
+
+/// d geluErf(x) / dx = Φ(x) + x·φ(x).
+@inline(__always) func geluErfGrad(_ x: Float) -> Float {
+    let phi = expf(-0.5 * x * x) * 0.398_942_28 // 1/√(2π)
+    return 0.5 * (1 + erff(x * 0.707_106_78)) + x * phi
+}
+
+@inline(__always) func silu(_ x: Float) -> Float { x / (1 + expf(-x)) }
+
 /// d silu(x) / dx = σ(x)·(1 + x·(1 − σ(x))).
 @inline(__always) func siluGrad(_ x: Float) -> Float {
     let s = 1 / (1 + expf(-x))
     return s * (1 + x * (1 - s))
+}
+
+/// GPT-2's GELU, tanh approximation ("gelu_new").
+@inline(__always) func geluTanh(_ x: Float) -> Float {
+    let c: Float = 0.797_884_56 // sqrt(2/π)
+    return 0.5 * x * (1 + tanhf(c * (x + 0.044715 * x * x * x)))
 }
 
 /// d geluTanh(x) / dx.
