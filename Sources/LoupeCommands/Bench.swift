@@ -165,7 +165,7 @@ struct BenchRender: ParsableCommand {
                     try FigurePipeline.write(record, view: view, to: path, format: format, style: style, writeData: false)
                 }
                 let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-                rows.append(Row(figure: f.name, format: format.rawValue, median_ms: median, bytes: bytes ?? 0,
+                rows.append(Row(figure: f.name, format: format.rawValue, median_ms: median, bytes: bytes,
                                 width_pt: size.width, height_pt: size.height))
             }
         }

@@ -31,7 +31,7 @@ enum Browser {
             // output, a long log could fill the pipe and stall the browser.
             let out = Pipe()
             let logPath = profile + ".log"
-            FileManager.default.createFile(atPath: logPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
             defer { try? FileManager.default.removeItem(atPath: logPath) }
             let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
             p.standardOutput = out

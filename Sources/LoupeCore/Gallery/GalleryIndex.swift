@@ -4,12 +4,12 @@ import LoupeRender
 
 /// The gallery's page, `index.html`.
 extension GalleryRunner {
-    func writeIndex() throws -> String {
+    func writeIndex(_ outcomes: [Outcome?]) throws -> String {
         let path = options.out + "/index.html"
         func thumbnail(_ i: Int) throws -> [String: Any] {
             let item = items[i]
             let o = outcomes[i]
-            let status = o?.status.rawValue ?? (previous[item.id] != nil ? "earlier" : "not rendered")
+            let status = o?.status.rawValue ?? (previous.figures[item.id] != nil ? "earlier" : "not rendered")
             // Which model and theme, when the gallery has several.
             var variant: [String] = []
             if spec.models.count > 1 { variant.append(spec.models[item.model].name) }
@@ -17,7 +17,7 @@ extension GalleryRunner {
             var c: [String: Any] = ["prompt": item.prompt?.name ?? "prompt set", "id": item.id, "status": status,
                                     "failed": o?.status == .failed, "error": o?.error ?? "",
                                     "theme": item.theme.name, "model": spec.models[item.model].name]
-            let files = o?.files ?? previous[item.id]?.files ?? [:]
+            let files = o?.files ?? previous.figures[item.id]?.files ?? [:]
             let exists = { (rel: String?) in rel.flatMap { FileManager.default.fileExists(atPath: self.options.out + "/" + $0) ? $0 : nil } }
             switch item.kind {
             case let .figure(f):

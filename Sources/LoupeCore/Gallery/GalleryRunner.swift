@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import LoupeModel
 import LoupeRender
+import Synchronization
 
 /// How a gallery run reports progress (a bar on a terminal, lines otherwise).
 public protocol GalleryProgress: Sendable {
@@ -21,7 +22,7 @@ public protocol GalleryProgress: Sendable {
 ///   formats, Loupe version) match the previous run's manifest, and whose
 ///   files are all there, is skipped.
 /// - A failing figure is recorded and the others go on.
-public final class GalleryRunner: @unchecked Sendable {
+public final class GalleryRunner: Sendable {
     public enum Status: String, Sendable, Codable { case rendered, skipped, failed }
 
     public struct Options: Sendable {
@@ -68,26 +69,38 @@ public final class GalleryRunner: @unchecked Sendable {
     let items: [Item]
     let selected: [Bool]
 
-    let lock = NSLock()
-    var outcomes: [Outcome?]
-    /// Loaded when the first figure that needs one is rendered, so a run
-    /// that skips everything loads no model.
-    var models: [Model?] = []
-    var modelErrors: [String?] = []
-    let modelLock = NSLock()
-    /// Held while a model loads, so that reading `modelErrors` never waits for a load.
-    let loadLock = NSLock()
-    /// What each ids prompt decoded to, from the previous run.
-    var previousShown: [String: String] = [:]
-    /// The previous manifest's entries, kept for the items not selected this run.
-    var previousEntries: [String: [String: Any]] = [:]
-    var modelHashes: [String] = []
+    /// The previous run, from its manifest.
+    let previous: Manifest.Previous
+    /// Each model's files' digest ("" for a model no selected item uses, or
+    /// one that cannot be read).
+    let modelHashes: [String]
+
+    /// What changes while the workers run.
+    struct RunState: Sendable {
+        var outcomes: [Outcome?]
+        var finished = 0
+        /// The first failure to write the manifest during the run.
+        var journalError: (any Error)?
+        /// The records analysed by workers, kept until their exports are read.
+        var records: [Int: FigureRecord] = [:]
+        /// How many selected items still read each pass.
+        var remaining: [CacheKey: Int] = [:]
+    }
+    let state: Mutex<RunState>
+
+    /// A model, loaded when the first figure that needs one is rendered (so
+    /// a run that skips everything loads none), or why it cannot be.
+    struct ModelSlot: Sendable {
+        var model: Model?
+        var error: String?
+    }
+    let models: Mutex<[ModelSlot]>
+    /// Held while a model loads (one at a time), so that reading `models`
+    /// never waits for a load.
+    let loading = Mutex(())
     /// Each (model, prompt) pass, run once and freed after its last item.
     let caches = RunOnce<CacheKey, AnalysisInput>()
     let analyses = RunOnce<AnalysisKey, FigureRecord>()
-    var remaining: [CacheKey: Int] = [:]
-    var previous: [String: (key: String, files: [String: String])] = [:]
-    var finishedCount = 0
 
     public init(spec: GallerySpec, registry: ViewRegistry, options: Options, templates: PageTemplates) throws {
         self.spec = spec
@@ -102,7 +115,25 @@ public final class GalleryRunner: @unchecked Sendable {
         // A selected figure needs the figures its options refer to.
         for (i, item) in items.enumerated().reversed() where selected[i] { for d in item.dependencies { selected[d] = true } }
         self.selected = selected
-        outcomes = Array(repeating: nil, count: items.count)
+        let previous = Manifest.read(options.out + "/manifest.json")
+        self.previous = previous
+        // The digest of each model the selected items use; a model that
+        // cannot be read fails its items, not the run.
+        let items = self.items
+        var hashes: [String] = [], slots: [ModelSlot] = []
+        for (m, entry) in spec.models.enumerated() {
+            let used = items.indices.contains { selected[$0] && items[$0].model == m }
+            do {
+                hashes.append(used ? try ModelHash.of(entry.path ?? Model.defaultModelPath, memo: previous.models) : "")
+                slots.append(ModelSlot())
+            } catch {
+                hashes.append("")
+                slots.append(ModelSlot(error: "model '\(entry.name)': \(error)"))
+            }
+        }
+        modelHashes = hashes
+        models = Mutex(slots)
+        state = Mutex(RunState(outcomes: Array(repeating: nil, count: items.count)))
     }
 
     // MARK: Running
@@ -118,14 +149,9 @@ public final class GalleryRunner: @unchecked Sendable {
             throw RenderError.writeFailed(path: options.out, reason: "the folder cannot be created in '\(existing.isEmpty ? "." : existing)'")
         }
         _ = try FigureWriter.checkFolder(of: options.out + "/manifest.json")
-        let old = Manifest.read(options.out + "/manifest.json")
-        previous = old.figures
-        previousShown = old.shown
-        previousEntries = old.entries
-        hashModels(memo: old.models)
 
         let work = items.indices.filter { selected[$0] }
-        for i in work { remaining[items[i].group, default: 0] += 1 }
+        state.withLock { s in for i in work { s.remaining[items[i].group, default: 0] += 1 } }
         let total = work.count
         progress.begin(total: total, skipped: 0)
         let scheduler = Scheduler(work: work, dependencies: items.map(\.dependencies))
@@ -137,70 +163,53 @@ public final class GalleryRunner: @unchecked Sendable {
                 let t0 = Date()
                 var outcome = self.process(i)
                 outcome.seconds = Date().timeIntervalSince(t0)
-                self.lock.lock()
-                self.outcomes[i] = outcome
-                self.finishedCount += 1
-                let n = self.finishedCount
-                // The manifest is the journal: rewritten (atomically) after
-                // every figure, so a run cut short resumes where it stopped.
-                do { _ = try self.writeManifest() } catch { self.journalError = self.journalError ?? error }
-                self.lock.unlock()
+                let n = self.state.withLock { s in
+                    s.outcomes[i] = outcome
+                    s.finished += 1
+                    // The manifest is the journal: rewritten (atomically) after
+                    // every figure, so a run cut short resumes where it stopped.
+                    do { _ = try self.writeManifest(s.outcomes) } catch {
+                        s.journalError = s.journalError ?? error
+                    }
+                    return s.finished
+                }
                 scheduler.finish(i)
                 self.release(self.items[i].group)
                 progress.finished(self.items[i].id, status: outcome.status, seconds: outcome.seconds, done: n, total: total)
             }
         }
         progress.end()
+        let (outcomes, journalError) = state.withLock { ($0.outcomes, $0.journalError) }
         if let journalError { throw journalError }
 
-        let manifest = try writeManifest()
-        let index = try writeIndex()
+        let manifest = try writeManifest(outcomes)
+        let index = try writeIndex(outcomes)
         let results = work.compactMap { outcomes[$0] }
         let failures = work.compactMap { i in outcomes[i].flatMap { $0.status == .failed ? Failure(id: items[i].id, message: $0.error ?? "failed") : nil } }
         return Summary(rendered: results.filter { $0.status == .rendered }.count, skipped: results.filter { $0.status == .skipped }.count,
                        failures: failures, index: index, manifest: manifest, seconds: Date().timeIntervalSince(start))
     }
 
-    /// Loads each model the selected items use; a model that fails to load
-    /// fails its items, not the run.
-    func hashModels(memo: [String: Manifest.ModelRecord]) {
-        for (m, entry) in spec.models.enumerated() {
-            models.append(nil)
-            let used = items.indices.contains { selected[$0] && items[$0].model == m }
-            guard used else { modelErrors.append(nil); modelHashes.append(""); continue }
-            do {
-                modelHashes.append(try ModelHash.of(entry.path ?? Model.defaultModelPath, memo: memo))
-                modelErrors.append(nil)
-            } catch {
-                modelHashes.append("")
-                modelErrors.append("model '\(entry.name)': \(error)")
-            }
-        }
-    }
-
     func modelError(_ m: Int) -> String? {
-        modelLock.lock(); defer { modelLock.unlock() }
-        return modelErrors[m]
+        models.withLock { $0[m].error }
     }
 
     /// Model `m`, loaded once; a model that fails to load fails the figures
     /// that need it, not the run.
     func model(_ m: Int) throws -> Model {
-        loadLock.lock(); defer { loadLock.unlock() }
-        modelLock.lock()
-        let loaded = models[m], failed = modelErrors[m]
-        modelLock.unlock()
-        if let loaded { return loaded }
-        if let failed { throw GalleryFailure(failed) }
-        let result = Result { try Model.load(spec.models[m].path) }
-        modelLock.lock(); defer { modelLock.unlock() }
-        switch result {
-        case let .success(model):
-            models[m] = model
-            return model
-        case let .failure(error):
-            modelErrors[m] = "model '\(spec.models[m].name)': \(error)"
-            throw GalleryFailure(modelErrors[m]!)
+        try loading.withLock { _ in
+            let slot = models.withLock { $0[m] }
+            if let model = slot.model { return model }
+            if let error = slot.error { throw GalleryFailure(error) }
+            do {
+                let model = try Model.load(spec.models[m].path)
+                models.withLock { $0[m].model = model }
+                return model
+            } catch {
+                let message = "model '\(spec.models[m].name)': \(error)"
+                models.withLock { $0[m].error = message }
+                throw GalleryFailure(message)
+            }
         }
     }
 
@@ -214,7 +223,7 @@ public final class GalleryRunner: @unchecked Sendable {
             let files = expectedFiles(item)
             outcome.files = files
             outcome.key = try key(item, options: values)
-            if !options.force, let old = previous[item.id], old.key == outcome.key, old.files == files,
+            if !options.force, let old = previous.figures[item.id], old.key == outcome.key, old.files == files,
                files.values.allSatisfy({ FileManager.default.fileExists(atPath: options.out + "/" + $0) }) {
                 outcome.status = .skipped
                 return outcome
@@ -230,14 +239,8 @@ public final class GalleryRunner: @unchecked Sendable {
         return outcome
     }
 
-    /// The first failure to write the manifest during the run.
-    var journalError: Error?
-
-    /// The records analysed by workers, kept until their exports are read.
-    var records: [Int: FigureRecord] = [:]
     func lastRecord(_ i: Int) -> FigureRecord? {
-        lock.lock(); defer { lock.unlock() }
-        return records.removeValue(forKey: i)
+        state.withLock { $0.records.removeValue(forKey: i) }
     }
 
     /// The item's options with references replaced by the values the
@@ -264,9 +267,7 @@ public final class GalleryRunner: @unchecked Sendable {
 
     /// What a finished figure exports: from memory, or from its data file when it was skipped.
     func exportsOf(_ d: Int) throws -> [String: String] {
-        lock.lock()
-        let outcome = outcomes[d]
-        lock.unlock()
+        let outcome = state.withLock { $0.outcomes[d] }
         guard let outcome, outcome.status != .failed else {
             throw GalleryFailure("figure '\(items[d].id)', which it refers to, failed")
         }
@@ -298,9 +299,7 @@ public final class GalleryRunner: @unchecked Sendable {
                 }
             }
             try transaction.commit()
-            lock.lock()
-            records[i] = record
-            lock.unlock()
+            state.withLock { $0.records[i] = record }
         case let .dashboard(d):
             let dashboard = try Dashboard(spec: d.spec, input: input)
             try dashboard.writeHTML(to: item.base, formats: spec.formats, latex: spec.latex, templates: templates,
@@ -332,9 +331,8 @@ public final class GalleryRunner: @unchecked Sendable {
     /// A prompt as the index shows it: for ids, what they decode to with
     /// the first model loaded (or as the previous run recorded).
     func shown(_ p: GallerySpec.Prompt) -> String {
-        modelLock.lock(); defer { modelLock.unlock() }
-        if let model = models.compactMap({ $0 }).first { return Self.shownText(p, model: model) }
-        return previousShown[p.name] ?? p.text
+        if let model = models.withLock({ $0.lazy.compactMap(\.model).first }) { return Self.shownText(p, model: model) }
+        return previous.shown[p.name] ?? p.text
     }
 
     /// A prompt's text; for ids, what they decode to.
@@ -358,10 +356,10 @@ public final class GalleryRunner: @unchecked Sendable {
 
     /// An item is done with its cache; the last one frees it.
     func release(_ group: CacheKey) {
-        lock.lock()
-        remaining[group, default: 1] -= 1
-        let last = remaining[group] == 0
-        lock.unlock()
+        let last = state.withLock { s in
+            s.remaining[group, default: 1] -= 1
+            return s.remaining[group] == 0
+        }
         if last {
             caches.remove { $0 == group }
             analyses.remove { $0.group == group }

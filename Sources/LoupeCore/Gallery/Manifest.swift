@@ -5,12 +5,12 @@ import LoupeModel
 /// and how it went. Rewritten after every item (it is the run's journal),
 /// and read by the next run to skip what has not changed.
 extension GalleryRunner {
-    func writeManifest() throws -> String {
-        var figures: [[String: Any]] = []
+    func writeManifest(_ outcomes: [Outcome?]) throws -> String {
+        var figures: [Any] = []
         for (i, item) in items.enumerated() {
             // Items not selected this run keep their previous entry.
             guard let o = outcomes[i] else {
-                if let old = previousEntries[item.id] { figures.append(old) }
+                if let old = previous.entries[item.id], let entry = try? JSONSerialization.jsonObject(with: old) { figures.append(entry) }
                 continue
             }
             var e: [String: Any] = ["id": item.id, "name": item.name, "model": spec.models[item.model].name, "theme": item.theme.name,
@@ -61,12 +61,24 @@ extension GalleryRunner {
 
 /// The previous run's manifest, for skipping unchanged figures.
 enum Manifest {
-    struct ModelRecord { var sha256: String; var stamp: String }
+    struct ModelRecord: Sendable { var sha256: String; var stamp: String }
 
-    static func read(_ path: String) -> (figures: [String: (key: String, files: [String: String])], models: [String: ModelRecord],
-                                         shown: [String: String], entries: [String: [String: Any]]) {
+    /// What a run needs of the previous one.
+    struct Previous: Sendable {
+        /// Each item that did not fail: its digest and files.
+        var figures: [String: (key: String, files: [String: String])] = [:]
+        /// Each model's digest, by path, with the stamp it was taken at.
+        var models: [String: ModelRecord] = [:]
+        /// What each ids prompt decoded to.
+        var shown: [String: String] = [:]
+        /// Every item's entry as written (JSON), kept for the items not
+        /// selected this run.
+        var entries: [String: Data] = [:]
+    }
+
+    static func read(_ path: String) -> Previous {
         guard let data = FileManager.default.contents(atPath: path),
-              let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return ([:], [:], [:], [:]) }
+              let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return Previous() }
         var shown: [String: String] = [:]
         for p in root["prompts"] as? [[String: Any]] ?? [] {
             if let name = p["name"] as? String, let s = p["shown"] as? String { shown[name] = s }
@@ -83,8 +95,10 @@ enum Manifest {
                 models[path] = ModelRecord(sha256: sha, stamp: stamp)
             }
         }
-        var entries: [String: [String: Any]] = [:]
-        for f in root["figures"] as? [[String: Any]] ?? [] { if let id = f["id"] as? String { entries[id] = f } }
-        return (figures, models, shown, entries)
+        var entries: [String: Data] = [:]
+        for f in root["figures"] as? [[String: Any]] ?? [] {
+            if let id = f["id"] as? String, let entry = try? JSONSerialization.data(withJSONObject: f) { entries[id] = entry }
+        }
+        return Previous(figures: figures, models: models, shown: shown, entries: entries)
     }
 }
