@@ -66,6 +66,18 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: "/dev/null.png") && !FileManager.default.fileExists(atPath: "/dev/null.json"))
     }
 
+    /// A FIFO where a gallery's manifest goes is neither read (it would
+    /// block) nor replaced.
+    @Test func aFIFOAsTheGalleryManifestIsRefused() throws {
+        let g = try TinyGallery()
+        defer { g.remove() }
+        try FileManager.default.createDirectory(atPath: g.out, withIntermediateDirectories: true)
+        #expect(mkfifo(g.out + "/manifest.json", 0o644) == 0)
+        try refused(["gallery", g.spec, "--out", g.out], containing: "manifest.json': it is a FIFO (named pipe)")
+        var info = stat()
+        #expect(stat(g.out + "/manifest.json", &info) == 0 && (info.st_mode & S_IFMT) == S_IFIFO)
+    }
+
     /// A failed command leaves the previous figure and its data as they were:
     /// here the data cannot be written (a folder has its name), so the new
     /// figure must not replace the old one either.

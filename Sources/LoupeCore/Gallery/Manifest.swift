@@ -77,7 +77,8 @@ enum Manifest {
     }
 
     static func read(_ path: String) -> Previous {
-        guard let data = FileManager.default.contents(atPath: path),
+        // Only a regular file is read (a FIFO here would block).
+        guard let data = try? InputFile.read(path),
               let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return Previous() }
         var shown: [String: String] = [:]
         for p in root["prompts"] as? [[String: Any]] ?? [] {
