@@ -62,7 +62,7 @@ fuzz: fuzz-build
 bench: build
 	$(LOUPE) bench forward --tokens 64 --repeat 9
 	$(LOUPE) bench render --repeat 9
-	$(LOUPE) bench dream --repeat 9
+	$(LOUPE) bench view text-deep-dream --repeat 9
 
 clean:
 	rm -rf .build .build-fuzz out

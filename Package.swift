@@ -75,7 +75,7 @@ let package = Package(
         .target(
             name: "LoupeCommands",
             dependencies: [
-                "LoupeModel", "LoupeCore", "LoupeRender", "TextDeepDream",
+                "LoupeModel", "LoupeCore", "LoupeRender",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // The command line with the built-in views. No product is declared

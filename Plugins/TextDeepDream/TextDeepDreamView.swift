@@ -2,6 +2,7 @@ import Foundation
 import LoupeCore
 import LoupeModel
 import LoupeRender
+import Synchronization
 
 /// Text deep dream: text optimised to excite a neuron or a residual
 /// direction, by gradient ascent on a relaxed one-hot input (see `Dreamer`).
@@ -73,6 +74,23 @@ public struct TextDeepDreamView: ViewPlugin {
         public var start: String
         public var steps: [Step]
         public var best: Best
+    }
+
+    /// One optimisation step for 8 free positions after BOS and neuron 100
+    /// (of the model's MLP width) of block 15 (or the last): stopping at the
+    /// target's block, and through the whole model and the unembedding.
+    public static func benchmarks(on model: Model) throws -> [ViewBenchmark] {
+        let layer = min(15, model.config.layers - 1)
+        let seed = Array(model.tokenizer.encode(" The capital of France is the city of").prefix(8))
+        let start = seed + Array(repeating: seed.last ?? 0, count: 8 - seed.count)
+        let settings = DreamSettings(layer: layer, neuron: 100 % model.config.dMLP, direction: nil,
+                                     prefix: [model.tokenizer.bosId ?? 0], start: start, steps: 100,
+                                     learningRate: 0.1, temperatureStart: 0.8, temperatureEnd: 0.8, initLogit: 8)
+        return try [false, true].map { fullModel in
+            let dreamer = Mutex(try Dreamer(model: model, settings: settings))
+            let name = fullModel ? "one step, through the whole model" : "one step, stopping at block \(layer)"
+            return ViewBenchmark(name) { _ = try dreamer.withLock { try $0.ascend(temperature: 0.8, fullModel: fullModel) } }
+        }
     }
 
     public func analyze(_ input: AnalysisInput, options o: Options) throws -> Data {

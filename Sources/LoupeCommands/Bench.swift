@@ -3,7 +3,6 @@ import Foundation
 import LoupeCore
 import LoupeModel
 import LoupeRender
-import TextDeepDream
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,7 +12,7 @@ struct Bench: ParsableCommand {
           loupe bench forward --tokens 64 --repeat 5
           loupe bench render --json
         """,
-        subcommands: [BenchForward.self, BenchRender.self, BenchDream.self])
+        subcommands: [BenchForward.self, BenchRender.self, BenchView.self])
 }
 
 struct BenchForward: ParsableCommand {
@@ -180,53 +179,59 @@ struct BenchRender: ParsableCommand {
     }
 }
 
-struct BenchDream: ParsableCommand {
+struct BenchView: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "dream",
-        abstract: "Time one text-deep-dream optimisation step.",
+        commandName: "view",
+        abstract: "Time a view's own work, as the view offers it.",
         discussion: """
-        One step: softmax of the logits over the vocabulary, the mixed input
-        embeddings, the forward pass to the target, the backward pass to the
-        logits, and the Adam update. 8 free positions after BOS, target neuron
-        100 of block 15; measured stopping at block 15, and running the whole
-        model and the unembedding as frameworks without early exit do.
+        Each timing is run once to warm up, then --repeat times; the median is
+        reported. text-deep-dream times one optimisation step: softmax of the
+        logits over the vocabulary, the mixed input embeddings, the forward
+        pass to the target, the backward pass to the logits and the Adam
+        update, for 8 free positions after BOS and neuron 100 of block 15;
+        stopping at block 15, and through the whole model and the unembedding
+        as frameworks without early exit do.
 
         Example:
-          loupe bench dream --repeat 9 --json
+          loupe bench view text-deep-dream --repeat 9 --json
         """)
 
+    @Argument(help: ArgumentHelp("The view.", valueName: "view")) var view: String
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Steps per measurement; the median is reported.") var `repeat` = 9
+    @Option(help: "Repetitions per timing; the median is reported.") var `repeat` = 9
     @Flag(help: "Print JSON.") var json = false
 
+    struct Timing: Encodable {
+        let name: String
+        let median_ms: Double
+    }
+
     struct Output: Encodable {
-        let positions: Int
-        let layer: Int
-        let median_ms_step: Double
-        let median_ms_step_full_model: Double
+        let view: String
+        let model: String
+        let repeats: Int
+        let timings: [Timing]
     }
 
     func run() throws {
+        let registered = try Catalog.registry.view(view)
         let model = try modelOptions.load()
-        let layer = min(15, model.config.layers - 1)
-        let seed = Array(model.tokenizer.encode(" The capital of France is the city of").prefix(8))
-        let start = seed + Array(repeating: seed.last ?? 0, count: 8 - seed.count)
-        let settings = DreamSettings(layer: layer, neuron: 100 % model.config.dMLP, direction: nil,
-                                     prefix: [model.tokenizer.bosId ?? 0], start: start, steps: `repeat`,
-                                     learningRate: 0.1, temperatureStart: 0.8, temperatureEnd: 0.8, initLogit: 8)
-        func median(fullModel: Bool) throws -> Double {
-            var dreamer = try Dreamer(model: model, settings: settings)
-            try dreamer.ascend(temperature: 0.8, fullModel: fullModel) // warm-up
-            return try medianMilliseconds(`repeat`) { try dreamer.ascend(temperature: 0.8, fullModel: fullModel) }
+        let benchmarks = try registered.benchmarks(model)
+        guard !benchmarks.isEmpty else {
+            throw CoreError.invalidInput(view: view, detail: "it offers no timings of its own (time its drawing with loupe bench render)")
         }
-        let out = Output(positions: 8, layer: layer, median_ms_step: try median(fullModel: false),
-                         median_ms_step_full_model: try median(fullModel: true))
+        var timings: [Timing] = []
+        for b in benchmarks {
+            try b.step() // warm-up
+            timings.append(Timing(name: b.name, median_ms: try medianMilliseconds(`repeat`) { try b.step() }))
+        }
+        let out = Output(view: view, model: model.name, repeats: `repeat`, timings: timings)
         if json {
             print(try jsonLine(out))
         } else {
-            print("text deep dream step, 8 free positions, neuron 100 of block \(layer), median of \(`repeat`)")
-            print(String(format: "  stopping at block %d      %7.1f ms", layer, out.median_ms_step))
-            print(String(format: "  through the whole model  %7.1f ms", out.median_ms_step_full_model))
+            print("\(view) on \(model.name), median of \(`repeat`)")
+            let width = timings.map(\.name.count).max() ?? 0
+            for t in timings { print("  \(t.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(String(format: "%7.1f", t.median_ms)) ms") }
         }
     }
 }

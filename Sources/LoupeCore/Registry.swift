@@ -14,6 +14,8 @@ public struct RegisteredView: Sendable {
     public let draw: @Sendable (_ data: any Sendable, _ options: any Sendable, Canvas, Rect, Theme) throws -> Void
     public let hitRegions: @Sendable (_ data: any Sendable, _ options: any Sendable, Rect, Theme, Canvas) throws -> [HitRegion]
     public let exports: @Sendable (_ data: any Sendable, _ options: any Sendable) throws -> [String: String]
+    /// The view's own timings on a model (see `ViewPlugin.benchmarks`).
+    public let benchmarks: @Sendable (Model) throws -> [ViewBenchmark]
     /// The options as JSON (for provenance in figure files).
     public let optionsJSON: @Sendable (any Sendable) throws -> Foundation.Data
     /// The record as its file's JSON, and back.
@@ -70,6 +72,7 @@ public struct RegisteredView: Sendable {
             V().hitRegions(of: try data(d), options: try options(o), in: frame, theme: theme, measure: canvas).map { $0.rounded() }
         }
         exports = { d, o in V().exports(of: try data(d), options: try options(o)) }
+        benchmarks = { model in try V.benchmarks(on: model) }
         optionsJSON = { o in try encoder.encode(try options(o)) }
         encodeRecord = { r in
             try encoder.encode(TypedRecord(loupeVersion: r.loupeVersion, view: r.view, model: r.model, prompt: r.prompt,

@@ -301,6 +301,23 @@ public protocol ViewPlugin: Sendable {
     /// `${figure.name}` there (the neurons a clustering picked, say).
     /// Optional: the default is none.
     func exports(of data: Data, options: Options) -> [String: String]
+
+    /// Timings of the view's own work on `model` that `loupe bench view ID`
+    /// runs (one optimisation step of a dream, say). Optional: the default
+    /// is none.
+    static func benchmarks(on model: Model) throws -> [ViewBenchmark]
+}
+
+/// One timing a view offers `loupe bench view`: a name, and what one
+/// repetition does (run once to warm up, then as often as asked; the
+/// median is reported).
+public struct ViewBenchmark: Sendable {
+    public let name: String
+    public let step: @Sendable () throws -> Void
+
+    public init(_ name: String, step: @escaping @Sendable () throws -> Void) {
+        self.name = name; self.step = step
+    }
 }
 
 extension ViewPlugin {
@@ -309,6 +326,7 @@ extension ViewPlugin {
     public func hitRegions(of data: Data, options: Options, in frame: Rect, theme: Theme, measure: Canvas) -> [HitRegion] { [] }
     public func exports(of data: Data, options: Options) -> [String: String] { [:] }
     public func validate(_ data: Data, options: Options) throws {}
+    public static func benchmarks(on model: Model) throws -> [ViewBenchmark] { [] }
 }
 
 /// A rectangle of a figure, in points from its top-left corner, and what a

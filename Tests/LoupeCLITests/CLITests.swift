@@ -200,12 +200,24 @@ enum Paths {
 /// The commands' outputs.
 @Suite struct CLIOutputTests {
     @Test func everyCommandHasHelpWithAnExample() throws {
-        for command in [["views"], ["render"], ["redraw"], ["inspect"], ["tokenize"], ["predict"], ["run"], ["grad"], ["bench", "forward"], ["bench", "render"], ["bench", "dream"]] {
+        for command in [["views"], ["render"], ["redraw"], ["inspect"], ["tokenize"], ["predict"], ["run"], ["grad"], ["bench", "forward"], ["bench", "render"], ["bench", "view"],
+                        ["dashboard"], ["gallery"], ["new-view"]] {
             let r = try Loupe.run(command + ["--help"])
             #expect(r.status == 0)
             #expect(r.stdout.contains("loupe \(command.joined(separator: " "))"), "\(command) --help: \(r.stdout)")
             #expect(r.stdout.contains("Example"), "\(command) --help has no example")
         }
+    }
+
+    /// A view's own timings come through the registry.
+    @Test func benchView() throws {
+        let r = try Loupe.run(["bench", "view", "text-deep-dream", "--model", Paths.tinyGGUF, "--repeat", "1", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let timings = try #require(json["timings"] as? [[String: Any]])
+        #expect(timings.count == 2 && timings.allSatisfy { ($0["median_ms"] as? Double ?? -1) > 0 })
+        let none = try Loupe.run(["bench", "view", "logit-lens", "--model", Paths.tinyGGUF])
+        #expect(none.status != 0 && none.stderr.split(separator: "\n").count == 1 && none.stderr.contains("offers no timings"), "\(none.stderr)")
     }
 
     @Test func predictJSON() throws {
