@@ -161,11 +161,6 @@ extension ViewOption where Value == Int {
     public init(wrappedValue: Int, _ doc: String, range: ClosedRange<Int>) {
         self.init(wrappedValue: wrappedValue, doc, kind: .int, minimum: Double(range.lowerBound), maximum: Double(range.upperBound))
     }
-
-    /// A whole number of at least `minimum`.
-    public init(wrappedValue: Int, _ doc: String, atLeast minimum: Int) {
-        self.init(wrappedValue: wrappedValue, doc, kind: .int, minimum: Double(minimum), maximum: nil)
-    }
 }
 
 extension ViewOption where Value == Double {
