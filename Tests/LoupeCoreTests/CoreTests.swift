@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 @testable import LoupeCore
 import Testing
 
@@ -36,5 +37,26 @@ import Testing
             pieces.update(data: Data(Array(long.utf8)[chunk ..< min(chunk + 7, long.utf8.count)]))
         }
         #expect(pieces.finalize().hexDigits == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+    }
+}
+
+@Suite struct SchedulerTests {
+    /// Every item runs once, after its dependencies, never more than `jobs` at once.
+    @Test(arguments: [1, 2, 5])
+    func dependenciesAndWidth(jobs: Int) {
+        // 0 ← 3, 1 ← 3, 3 ← 6, and 2, 4, 5, 7 free.
+        let dependencies = [[], [], [], [0, 1], [], [], [3], []]
+        let log = Mutex((order: [Int](), running: 0, widest: 0))
+        Scheduler(work: Array(0 ..< 8), dependencies: dependencies, jobs: jobs).run { i in
+            log.withLock { $0.running += 1; $0.widest = max($0.widest, $0.running) }
+            usleep(2000)
+            log.withLock { $0.running -= 1; $0.order.append(i) }
+        }
+        let (order, _, widest) = log.withLock { $0 }
+        #expect(order.sorted() == Array(0 ..< 8))
+        for (i, deps) in dependencies.enumerated() {
+            for d in deps { #expect(order.firstIndex(of: d)! < order.firstIndex(of: i)!) }
+        }
+        #expect(widest <= jobs)
     }
 }

@@ -153,29 +153,26 @@ public final class GalleryRunner: Sendable {
         state.withLock { s in for i in work { s.remaining[items[i].group, default: 0] += 1 } }
         let total = work.count
         progress.begin(total: total, skipped: 0)
-        let scheduler = Scheduler(work: work, dependencies: items.map(\.dependencies))
         let jobs = max(1, min(options.jobs, work.count))
+        let scheduler = Scheduler(work: work, dependencies: items.map(\.dependencies), jobs: jobs)
         // Workers share the cores: each matrix product gets its share.
         MatrixThreads.set(max(1, ProcessInfo.processInfo.activeProcessorCount / jobs))
-        DispatchQueue.concurrentPerform(iterations: jobs) { _ in
-            while let i = scheduler.next() {
-                let t0 = Date()
-                var outcome = self.process(i)
-                outcome.seconds = Date().timeIntervalSince(t0)
-                let n = self.state.withLock { s in
-                    s.outcomes[i] = outcome
-                    s.finished += 1
-                    // The manifest is the journal: rewritten (atomically) after
-                    // every figure, so a run cut short resumes where it stopped.
-                    do { _ = try self.writeManifest(s.outcomes) } catch {
-                        s.journalError = s.journalError ?? error
-                    }
-                    return s.finished
+        scheduler.run { i in
+            let t0 = Date()
+            var outcome = self.process(i)
+            outcome.seconds = Date().timeIntervalSince(t0)
+            let n = self.state.withLock { s in
+                s.outcomes[i] = outcome
+                s.finished += 1
+                // The manifest is the journal: rewritten (atomically) after
+                // every figure, so a run cut short resumes where it stopped.
+                do { _ = try self.writeManifest(s.outcomes) } catch {
+                    s.journalError = s.journalError ?? error
                 }
-                scheduler.finish(i)
-                self.release(self.items[i].group)
-                progress.finished(self.items[i].id, status: outcome.status, seconds: outcome.seconds, done: n, total: total)
+                return s.finished
             }
+            self.release(self.items[i].group)
+            progress.finished(self.items[i].id, status: outcome.status, seconds: outcome.seconds, done: n, total: total)
         }
         progress.end()
         let (outcomes, journalError) = state.withLock { ($0.outcomes, $0.journalError) }
