@@ -60,3 +60,17 @@ import Testing
         #expect(widest <= jobs)
     }
 }
+
+@Suite struct ManifestTests {
+    /// Options in the manifest keep the types the view encoded: an integer is
+    /// not read back as a boolean, a whole number stays written as one.
+    @Test func jsonValuesKeepTheirTypes() throws {
+        let text = #"{"a":1,"b":true,"c":"x","d":[1.5,null],"e":{"f":0}}"#
+        let value = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        #expect(value == .object(["a": .number(1), "b": .bool(true), "c": .string("x"),
+                                  "d": .array([.number(1.5), .null]), "e": .object(["f": .number(0)])]))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        #expect(String(decoding: try encoder.encode(value), as: UTF8.self) == text)
+    }
+}
