@@ -79,22 +79,28 @@ public struct NeuronClustersView: ViewPlugin {
         // importance [prompts][m], and each neuron's strongest (activation, token).
         var importance: [[Double]] = []
         var strongest = [[(Double, String)]](repeating: [], count: m)
+        var batch: [[Int]] = []
         for (i, e) in prompts.enumerated() {
             let ids = model.tokenize(e.text)
             do { try model.validate(ids) } catch {
                 throw CoreError.badPromptSet(path: o.prompts, line: nil, detail: "prompt \(i + 1) (\(e.topic)): \(error)")
             }
-            let post: Tensor
-            var grad: Tensor?
-            if o.importance == .attribution {
-                let full = try model.forward(ids, hooks: .matching(["blocks.\(l).mlp.hook_post"]))
-                post = full.cache[.mlpPost(l)]!
-                let last = full.logits!.row(ids.count - 1)
-                let top = Logits.topK(last, 1)[0]
-                grad = try model.gradient(of: .logit(token: top, position: -1), ids: ids, hooks: .matching(["blocks.\(l).mlp.hook_post"])).hooks[.mlpPost(l)]
-            } else {
-                post = try model.forward(ids, hooks: .matching(["blocks.\(l).mlp.hook_post"]), lastBlock: l).cache[.mlpPost(l)]!
-            }
+            batch.append(ids)
+        }
+        // Every prompt in packed passes (see Model.forward(batch:)).
+        let hook = HookFilter.matching(["blocks.\(l).mlp.hook_post"])
+        let posts: [Tensor]
+        var grads: [Tensor] = []
+        if o.importance == .attribution {
+            let full = try model.forward(batch: batch, hooks: hook)
+            posts = full.map { $0.cache[.mlpPost(l)]! }
+            let objectives = full.map { r in Objective.logit(token: Logits.topK(r.logits!.row(r.ids.count - 1), 1)[0], position: -1) }
+            grads = try model.gradient(of: objectives, batch: try batch.map { try model.embed($0) }, hooks: hook).map { $0.hooks[.mlpPost(l)]! }
+        } else {
+            posts = try model.forward(batch: batch, hooks: hook, lastBlock: l).map { $0.cache[.mlpPost(l)]! }
+        }
+        for (i, ids) in batch.enumerated() {
+            let post = posts[i], grad: Tensor? = grads.isEmpty ? nil : grads[i]
             let positions = Array(min(skip, ids.count - 1) ..< ids.count)
             var row = [Double](repeating: 0, count: m)
             for n in 0 ..< m {

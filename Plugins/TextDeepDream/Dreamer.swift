@@ -88,18 +88,35 @@ public struct Dreamer {
         return p
     }
 
-    /// The relaxed objective and its gradients with respect to the mixed
-    /// embeddings [N, d] and to z [N, V]:
-    /// dz = (1/τ)·P ⊙ (dP − Σ_j P·dP), with dP = dEmb · Eᵀ.
-    /// `fullModel` runs every block and the unembedding (for timing only).
-    public func relaxedGradient(temperature tau: Float, fullModel: Bool = false) throws -> (value: Float, embeddings: Tensor, z: [Float]) {
+    /// What one step measures, before it moves z.
+    public struct Evaluation: Sendable {
+        /// The relaxed objective, and its gradients with respect to the
+        /// mixed embeddings [N, d] and to z [N, V].
+        public var relaxed: Float
+        public var embeddings: Tensor
+        public var z: [Float]
+        /// The real tokens the rows point at (argmax of z), and the target's
+        /// activation on them: per free position, and their mean.
+        public var projected: [Int]
+        public var mean: Double
+        public var perToken: [Double]
+    }
+
+    /// The relaxed objective with its gradients, and the target on the
+    /// projected tokens, in one packed pass of both inputs (see
+    /// `Model.gradient(of:batch:)`): dz = (1/τ)·P ⊙ (dP − Σ_j P·dP), with
+    /// dP = dEmb · Eᵀ. `fullModel` runs every block and the unembedding
+    /// (for timing only).
+    public func evaluate(temperature tau: Float, fullModel: Bool = false) throws -> Evaluation {
         let vocab = model.config.vocabularySize, d = model.config.dModel, n = settings.freePositions
         let p = probabilities(temperature: tau)
         let mixed = model.mixedEmbeddings(p, rows: n)
         let prefix = try model.embed(settings.prefix)
-        let input = Tensor(shape: [settings.prefix.count + n, d], data: prefix.data + mixed.data)
-        let g = try model.gradient(of: objective, embeddings: input, fullForward: fullModel)
-        let dEmb = Tensor(shape: [n, d], data: Array(g.embeddings.data[settings.prefix.count * d ..< (settings.prefix.count + n) * d]))
+        let relaxed = Tensor(shape: [settings.prefix.count + n, d], data: prefix.data + mixed.data)
+        let ids = projected()
+        let real = try model.embed(settings.prefix + ids)
+        let g = try model.gradient(of: [objective, objective], batch: [relaxed, real], fullForward: fullModel)
+        let dEmb = Tensor(shape: [n, d], data: Array(g[0].embeddings.data[settings.prefix.count * d ..< (settings.prefix.count + n) * d]))
         let dP = model.mixtureGradient(dEmb)
         var dz = [Float](repeating: 0, count: n * vocab)
         for r in 0 ..< n {
@@ -109,25 +126,27 @@ public struct Dreamer {
             let dotF = Float(dot)
             for j in 0 ..< vocab { dz[row + j] = p[row + j] * (dP[row + j] - dotF) / tau }
         }
-        return (g.value, dEmb, dz)
+        let per = g[1].terms.map(Double.init)
+        return Evaluation(relaxed: g[0].value, embeddings: dEmb, z: dz, projected: ids,
+                          mean: per.reduce(0, +) / Double(per.count), perToken: per)
     }
 
-    /// One Adam step of gradient ascent (β 0.9 / 0.999, ε 1e-8). Returns the
-    /// relaxed objective before the step.
+    /// One Adam step of gradient ascent (β 0.9 / 0.999, ε 1e-8). Returns
+    /// what was measured before the step.
     @discardableResult
-    public mutating func ascend(temperature tau: Float, fullModel: Bool = false) throws -> Float {
-        let (value, _, dz) = try relaxedGradient(temperature: tau, fullModel: fullModel)
+    public mutating func ascend(temperature tau: Float, fullModel: Bool = false) throws -> Evaluation {
+        let e = try evaluate(temperature: tau, fullModel: fullModel)
         step += 1
         let b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8
         let c1 = 1 - pow(b1, Float(step)), c2 = 1 - pow(b2, Float(step))
         let lr = settings.learningRate
         for i in 0 ..< z.count {
-            let g = dz[i]
+            let g = e.z[i]
             m[i] = b1 * m[i] + (1 - b1) * g
             v[i] = b2 * v[i] + (1 - b2) * g * g
             z[i] += lr * (m[i] / c1) / ((v[i] / c2).squareRoot() + eps)
         }
-        return value
+        return e
     }
 
     /// The real tokens the rows point at (argmax of z).

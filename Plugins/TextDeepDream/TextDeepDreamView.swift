@@ -123,9 +123,8 @@ public struct TextDeepDreamView: ViewPlugin {
         let tokenizer = model.tokenizer
         for s in 0 ... o.steps {
             let tau = settings.temperature(at: min(s, o.steps - 1))
-            let ids = dreamer.projected()
-            let (mean, per) = try dreamer.activation(of: ids)
-            let relaxed = s < o.steps ? try dreamer.ascend(temperature: tau) : try dreamer.relaxedGradient(temperature: tau).value
+            let e = s < o.steps ? try dreamer.ascend(temperature: tau) : try dreamer.evaluate(temperature: tau)
+            let (ids, mean, per, relaxed) = (e.projected, e.mean, e.perToken, e.relaxed)
             let tokens = ids.map { tokenizer.displayText(of: $0) }
             steps.append(Step(step: s, temperature: Double(tau), relaxed: Double(relaxed), projected: mean, text: tokenizer.decode(ids),
                               tokens: shown.contains(s) ? tokens : nil, activations: shown.contains(s) ? per : nil))

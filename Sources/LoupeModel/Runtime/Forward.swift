@@ -24,77 +24,200 @@ public struct ForwardResult: Sendable {
     public let cache: ActivationCache
 }
 
+/// Where the sequences of a packed batch sit. Sequence s is rows
+/// `starts[s] ..< starts[s] + lengths[s]` of every [rows, ...] buffer, and
+/// its attention pattern [H, Tₛ, Tₛ] starts at `patternStarts[s]` of the
+/// packed pattern buffer. A single sequence is a packing of one.
+struct Packing: Sendable {
+    let lengths: [Int]
+    let starts: [Int]
+    let patternStarts: [Int]
+    /// Σ Tₛ, and Σ H·Tₛ².
+    let rows: Int
+    let patternCount: Int
+
+    init(lengths: [Int], heads: Int) {
+        var starts: [Int] = [], patternStarts: [Int] = [], r = 0, p = 0
+        for t in lengths {
+            starts.append(r)
+            patternStarts.append(p)
+            r += t
+            p += heads * t * t
+        }
+        self.lengths = lengths
+        self.starts = starts
+        self.patternStarts = patternStarts
+        rows = r
+        patternCount = p
+    }
+
+    var count: Int { lengths.count }
+    var longest: Int { lengths.max() ?? 0 }
+    func rows(_ s: Int) -> Range<Int> { starts[s] ..< starts[s] + lengths[s] }
+    /// The sequence that packed row `r` belongs to.
+    func sequence(ofRow r: Int) -> Int { starts.lastIndex { $0 <= r } ?? 0 }
+}
+
 extension Model {
     /// Runs the model on `ids`, recording the hook points `hooks` selects.
     /// With `lastBlock`, stops after that block (no final norm, no logits).
     /// Throws for empty or over-long input, ids outside the vocabulary, and
     /// NaN or infinite activations (naming the first hook where they appear).
     public func forward(_ ids: [Int], hooks: HookFilter = .all, lastBlock: Int? = nil) throws -> ForwardResult {
-        try run(ids, hooks: hooks, lastBlock: lastBlock, checkFinite: true)
+        try run(embeddings: try embed(ids).data, packing: Packing(lengths: [ids.count], heads: config.heads), ids: [ids],
+                hooks: hooks, lastBlock: lastBlock, checkFinite: true).results[0]
     }
 
-    func run(_ ids: [Int], hooks: HookFilter, lastBlock: Int?, checkFinite check: Bool) throws -> ForwardResult {
-        try run(embeddings: try embed(ids).data, ids: ids, hooks: hooks, lastBlock: lastBlock, checkFinite: check).result
+    /// Runs several sequences, each as `forward(_:)` would, in passes of
+    /// packed sequences: their rows are stacked, so every matrix product of
+    /// a pass serves all of its sequences at once, and attention stays
+    /// within each sequence (a block-diagonal causal mask, applied by
+    /// attending over each sequence's own rows: nothing is padded, nothing
+    /// masked is computed). Each result has the same hook names and shapes
+    /// as the single pass; values agree with it to float rounding (the
+    /// products sum in another order).
+    ///
+    /// A pass takes sequences in order until it holds `rowsPerPass` rows
+    /// (one longer sequence runs alone), bounding memory: the logits alone
+    /// are 196 KB a row for a 49 152-token vocabulary.
+    public func forward(batch: [[Int]], hooks: HookFilter = .all, lastBlock: Int? = nil,
+                        rowsPerPass: Int = Model.rowsPerPass) throws -> [ForwardResult] {
+        // What is not about one sequence is checked first.
+        _ = try hooks.resolve(config)
+        if let lastBlock, !(0 ..< config.layers).contains(lastBlock) {
+            throw ModelError.badObjective("block \(lastBlock) is out of range (the model has blocks 0 to \(config.layers - 1))")
+        }
+        return try inPasses(batch.map(\.count), rowsPerPass: rowsPerPass) { pass in
+            var embeddings: [Float] = []
+            for (i, s) in pass.enumerated() {
+                do { embeddings += try embed(batch[s]).data } catch let error as ModelError {
+                    throw pass.count == 1 ? error : ModelError.inBatch(sequence: i, count: pass.count, error: error)
+                }
+            }
+            let packing = Packing(lengths: pass.map { batch[$0].count }, heads: config.heads)
+            return try run(embeddings: embeddings, packing: packing, ids: pass.map { batch[$0] }, hooks: hooks,
+                           lastBlock: lastBlock, checkFinite: true).results
+        }
+    }
+
+    /// Runs `body` on each pass of a batch (the indices of its sequences),
+    /// naming a failing sequence by its place in the whole batch.
+    func inPasses<R>(_ lengths: [Int], rowsPerPass: Int, _ body: ([Int]) throws -> [R]) throws -> [R] {
+        var results: [R] = []
+        results.reserveCapacity(lengths.count)
+        for pass in Self.passes(lengths, rowsPerPass: rowsPerPass) {
+            do { results += try body(pass) } catch let ModelError.inBatch(s, _, error) {
+                throw ModelError.inBatch(sequence: pass[s], count: lengths.count, error: error)
+            } catch let error as ModelError where pass.count == 1 && lengths.count > 1 {
+                throw ModelError.inBatch(sequence: pass[0], count: lengths.count, error: error)
+            }
+        }
+        return results
+    }
+
+    /// Rows a packed pass holds: past a few hundred rows the matrix products
+    /// run near their peak, and more only costs memory.
+    public static let rowsPerPass = 512
+
+    /// Consecutive runs of sequence indices, each holding at most `rowsPerPass`
+    /// rows (or one sequence longer than that).
+    static func passes(_ lengths: [Int], rowsPerPass: Int) -> [[Int]] {
+        var passes: [[Int]] = [], current: [Int] = [], rows = 0
+        for (s, t) in lengths.enumerated() {
+            if !current.isEmpty, rows + t > rowsPerPass {
+                passes.append(current)
+                current = []
+                rows = 0
+            }
+            current.append(s)
+            rows += t
+        }
+        if !current.isEmpty { passes.append(current) }
+        return passes
     }
 
     /// What the forward pass hands back to its callers inside the runtime.
     struct ForwardState {
-        var result: ForwardResult
-        /// The residual stream after the last block run [T, d].
+        /// One per sequence.
+        var results: [ForwardResult]
+        /// The residual stream after the last block run [rows, d], packed.
         var residual: [Float]
-        /// Per block, what the backward pass needs (empty unless asked for).
+        /// Per block, what the backward pass needs (empty unless asked for), packed.
         var tape: [BlockTape]
     }
 
-    /// The forward pass over input embedding rows [T, d] (token rows; gpt2
-    /// positions are added here). `keepTape` keeps each block's activations
-    /// for the backward pass; `skipLastMLPOutput` stops the last block after
-    /// its MLP activation, for objectives that read it.
-    func run(embeddings: [Float], ids: [Int], hooks: HookFilter, lastBlock: Int?, checkFinite check: Bool,
+    /// The forward pass over input embedding rows [rows, d] of the packed
+    /// sequences (token rows; gpt2 positions are added here). `ids` are each
+    /// sequence's tokens, for the results (may be empty). `keepTape` keeps
+    /// each block's activations for the backward pass; `skipLastMLPOutput`
+    /// stops the last block after its MLP activation, for objectives that
+    /// read it. A failure in a batch of several is `ModelError.inBatch`.
+    func run(embeddings: [Float], packing: Packing, ids: [[Int]], hooks: HookFilter, lastBlock: Int?, checkFinite check: Bool,
              keepTape: Bool = false, skipLastMLPOutput: Bool = false) throws -> ForwardState {
         if let lastBlock, !(0 ..< config.layers).contains(lastBlock) {
             throw ModelError.badObjective("block \(lastBlock) is out of range (the model has blocks 0 to \(config.layers - 1))")
         }
         let want = try hooks.resolve(config)
         let c = config, w = weights
-        let d = c.dModel, m = c.dMLP, t = embeddings.count / d
-        guard t > 0, embeddings.count == t * d else { throw ModelError.emptyPrompt }
-        guard t <= c.contextLength else { throw ModelError.promptTooLong(tokens: t, context: c.contextLength) }
+        let d = c.dModel, m = c.dMLP, t = packing.rows, n = packing.count
+        guard n > 0, packing.lengths.allSatisfy({ $0 > 0 }), embeddings.count == t * d else { throw ModelError.emptyPrompt }
+        for (s, length) in packing.lengths.enumerated() where length > c.contextLength {
+            let error = ModelError.promptTooLong(tokens: length, context: c.contextLength)
+            throw n == 1 ? error : ModelError.inBatch(sequence: s, count: n, error: error)
+        }
         let qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim
         let stopAt = min(lastBlock ?? c.layers - 1, c.layers - 1)
-        var cache = ActivationCache()
+        var caches = [ActivationCache](repeating: ActivationCache(), count: n)
         var tape: [BlockTape] = []
         func record(_ hook: HookPoint, _ data: [Float]) {
-            if want.contains(hook) { cache.record(hook, Tensor(shape: hook.shape(config: c, tokens: t), data: data)) }
+            guard want.contains(hook) else { return }
+            if n == 1 {
+                caches[0].record(hook, Tensor(shape: hook.shape(config: c, tokens: t), data: data))
+                return
+            }
+            for s in 0 ..< n {
+                let shape = hook.shape(config: c, tokens: packing.lengths[s])
+                let size = shape.reduce(1, *)
+                // Patterns are packed per sequence; every other hook by rows.
+                let from = if case .pattern = hook { packing.patternStarts[s] } else { packing.starts[s] * (size / packing.lengths[s]) }
+                caches[s].record(hook, Tensor(shape: shape, data: Array(data[from ..< from + size])))
+            }
         }
         func finite(_ values: [Float], _ hook: HookPoint, width: Int) throws {
-            if check { try checkFinite(values, hook: hook, width: width, embeddings: embeddings, cache: cache) }
+            if check { try checkFinite(values, hook: hook, width: width, embeddings: embeddings, packing: packing, caches: caches) }
+        }
+        /// Runs `body` once per sequence with its rows' offset and its length.
+        func perSequence(_ body: (_ start: Int, _ length: Int, _ patternStart: Int) -> Void) {
+            for s in 0 ..< n { body(packing.starts[s], packing.lengths[s], packing.patternStarts[s]) }
         }
 
-        // Residual stream x [T, d].
+        // Residual stream x [rows, d].
         var x = embeddings
         record(.embed, x)
         if let pos = w.positionEmbedding {
-            let posRows = Array(pos[0 ..< t * d])
+            var posRows = [Float](repeating: 0, count: t * d)
+            perSequence { start, length, _ in
+                for i in 0 ..< length * d { posRows[start * d + i] = pos[i] }
+            }
             record(.posEmbed, posRows)
             for i in 0 ..< t * d { x[i] += posRows[i] }
         }
 
-        let rotary = c.rotary ? rotaryTables(positions: t, config: c) : nil
+        let rotary = c.rotary ? rotaryTables(positions: packing.longest, config: c) : nil
 
         // Scratch buffers, reused by every block.
-        var h = [Float](repeating: 0, count: t * d)        // normed input [T, d]
-        var q = [Float](repeating: 0, count: t * qDim)     // [T, H, hd]
-        var k = [Float](repeating: 0, count: t * kvDim)    // [T, Hkv, hd]
-        var v = [Float](repeating: 0, count: t * kvDim)    // [T, Hkv, hd]
-        var pattern = [Float](repeating: 0, count: c.heads * t * t) // [H, T, T]
-        var z = [Float](repeating: 0, count: t * qDim)     // [T, H, hd]
-        var attnOut = [Float](repeating: 0, count: t * d)  // [T, d]
-        var out = [Float](repeating: 0, count: t * d)      // MLP output [T, d]
-        var raw = [Float](repeating: 0, count: t * d)      // an output before its post-norm [T, d]
-        var pre = [Float](repeating: 0, count: t * m)      // [T, m]
-        var up = [Float](repeating: 0, count: t * m)       // [T, m]
-        var post = [Float](repeating: 0, count: t * m)     // [T, m]
+        var h = [Float](repeating: 0, count: t * d)        // normed input [rows, d]
+        var q = [Float](repeating: 0, count: t * qDim)     // [rows, H, hd]
+        var k = [Float](repeating: 0, count: t * kvDim)    // [rows, Hkv, hd]
+        var v = [Float](repeating: 0, count: t * kvDim)    // [rows, Hkv, hd]
+        var pattern = [Float](repeating: 0, count: packing.patternCount) // [H, Tₛ, Tₛ] per sequence
+        var z = [Float](repeating: 0, count: t * qDim)     // [rows, H, hd]
+        var attnOut = [Float](repeating: 0, count: t * d)  // [rows, d]
+        var out = [Float](repeating: 0, count: t * d)      // MLP output [rows, d]
+        var raw = [Float](repeating: 0, count: t * d)      // an output before its post-norm [rows, d]
+        var pre = [Float](repeating: 0, count: t * m)      // [rows, m]
+        var up = [Float](repeating: 0, count: t * m)       // [rows, m]
+        var post = [Float](repeating: 0, count: t * m)     // [rows, m]
 
         for l in 0 ... stopAt {
             let b = w.blocks[l]
@@ -110,20 +233,41 @@ extension Model {
             record(.k(l), k)
             record(.v(l), v)
             if let rotary {
+                // Positions count from 0 in every sequence.
                 rotary.cos.withUnsafeBufferPointer { cs in
                     rotary.sin.withUnsafeBufferPointer { sn in
-                        applyRotary(&q, rows: t, heads: c.heads, headDim: c.headDim, rotaryDims: c.ropeDimensions,
-                                    cos: cs.baseAddress!, sin: sn.baseAddress!)
-                        applyRotary(&k, rows: t, heads: c.kvHeads, headDim: c.headDim, rotaryDims: c.ropeDimensions,
-                                    cos: cs.baseAddress!, sin: sn.baseAddress!)
+                        q.withUnsafeMutableBufferPointer { qs in
+                            k.withUnsafeMutableBufferPointer { ks in
+                                perSequence { start, length, _ in
+                                    applyRotary(qs.baseAddress! + start * qDim, rows: length, heads: c.heads, headDim: c.headDim,
+                                                rotaryDims: c.ropeDimensions, cos: cs.baseAddress!, sin: sn.baseAddress!)
+                                    applyRotary(ks.baseAddress! + start * kvDim, rows: length, heads: c.kvHeads, headDim: c.headDim,
+                                                rotaryDims: c.ropeDimensions, cos: cs.baseAddress!, sin: sn.baseAddress!)
+                                }
+                            }
+                        }
                     }
                 }
                 record(.rotQ(l), q)
                 record(.rotK(l), k)
             }
-            causalAttention(q: q, k: k, v: v, pattern: &pattern, z: &z, rows: t, heads: c.heads, kvHeads: c.kvHeads,
-                            headDim: c.headDim, scale: c.attentionScale, softcap: c.attentionSoftcap,
-                            window: c.slidingWindows[l])
+            q.withUnsafeBufferPointer { qs in
+                k.withUnsafeBufferPointer { ks in
+                    v.withUnsafeBufferPointer { vs in
+                        pattern.withUnsafeMutableBufferPointer { ps in
+                            z.withUnsafeMutableBufferPointer { zs in
+                                perSequence { start, length, patternStart in
+                                    causalAttention(q: qs.baseAddress! + start * qDim, k: ks.baseAddress! + start * kvDim,
+                                                    v: vs.baseAddress! + start * kvDim, pattern: ps.baseAddress! + patternStart,
+                                                    z: zs.baseAddress! + start * qDim, rows: length, heads: c.heads,
+                                                    kvHeads: c.kvHeads, headDim: c.headDim, scale: c.attentionScale,
+                                                    softcap: c.attentionSoftcap, window: c.slidingWindows[l])
+                                }
+                            }
+                        }
+                    }
+                }
+            }
             record(.pattern(l), pattern)
             record(.z(l), z)
             let attnRaw = output(z, b.wo, b.bo, postNorm: b.postAttnNorm, scratch: &raw, into: &attnOut, rows: t, in: qDim)
@@ -171,8 +315,19 @@ extension Model {
             try finite(x, .residPost(l), width: d)
         }
 
+        func results(logits: [Float]?) -> [ForwardResult] {
+            (0 ..< n).map { s in
+                let rows = packing.rows(s), vocab = c.vocabularySize
+                let tensor = logits.map { all in
+                    Tensor(shape: [rows.count, vocab], data: n == 1 ? all : Array(all[rows.lowerBound * vocab ..< rows.upperBound * vocab]))
+                }
+                var cache = caches[s]
+                if let tensor, want.contains(.logits) { cache.record(.logits, tensor) }
+                return ForwardResult(ids: s < ids.count ? ids[s] : [], logits: tensor, cache: cache)
+            }
+        }
         guard stopAt == c.layers - 1, !skipLastMLPOutput else {
-            return ForwardState(result: ForwardResult(ids: ids, logits: nil, cache: cache), residual: x, tape: tape)
+            return ForwardState(results: results(logits: nil), residual: x, tape: tape)
         }
         norm(x, w.finalNorm, w.finalNormBias, into: &h, rows: t)
         record(.lnFinal, h)
@@ -180,9 +335,7 @@ extension Model {
         project(h, w.unembedding, nil, into: &logits, rows: t, in: d, out: c.vocabularySize)
         if let cap = c.finalSoftcap { softcap(&logits, cap) }
         try finite(logits, .logits, width: c.vocabularySize)
-        let logitsTensor = Tensor(shape: [t, c.vocabularySize], data: logits)
-        if want.contains(.logits) { cache.record(.logits, logitsTensor) }
-        return ForwardState(result: ForwardResult(ids: ids, logits: logitsTensor, cache: cache), residual: x, tape: tape)
+        return ForwardState(results: results(logits: logits), residual: x, tape: tape)
     }
 
     func norm(_ x: [Float], _ weight: [Float], _ bias: [Float]?, into y: inout [Float], rows t: Int) {
@@ -217,17 +370,33 @@ extension Model {
     }
 
     /// Throws when `values` holds NaN or infinity, naming the first hook
-    /// point (in forward order) where a non-finite value appears.
-    private func checkFinite(_ values: [Float], hook: HookPoint, width: Int, embeddings: [Float], cache: ActivationCache) throws {
+    /// point (in forward order) where a non-finite value appears. In a batch
+    /// of several, the first sequence with such a value runs again alone,
+    /// and its error is returned as `ModelError.inBatch`.
+    private func checkFinite(_ values: [Float], hook: HookPoint, width: Int, embeddings: [Float], packing: Packing,
+                             caches: [ActivationCache]) throws {
         var probe: Float = 0
         for v in values { probe += v * 0 } // stays 0 unless some v is NaN or ±inf
         guard !probe.isFinite else { return }
+        if packing.count > 1 {
+            let s = packing.sequence(ofRow: (values.firstIndex { !$0.isFinite } ?? 0) / width)
+            let d = config.dModel, rows = packing.rows(s)
+            do {
+                _ = try run(embeddings: Array(embeddings[rows.lowerBound * d ..< rows.upperBound * d]),
+                            packing: Packing(lengths: [rows.count], heads: config.heads), ids: [], hooks: .none,
+                            lastBlock: hook.layer, checkFinite: true)
+            } catch let error as ModelError {
+                throw ModelError.inBatch(sequence: s, count: packing.count, error: error)
+            }
+            throw ModelError.inBatch(sequence: s, count: packing.count, error: .nonFiniteActivation(hook: hook.name, position: 0))
+        }
         // Look for the culprit among the hooks recorded so far; when this
         // block's hooks were not asked for, run the block again recording them.
-        var trace = cache
+        var trace = caches[0]
         if let l = hook.layer, trace[.mlpPre(l)] == nil,
-           let rerun = try? run(embeddings: embeddings, ids: [], hooks: .matching(["blocks.\(l).*"]), lastBlock: l, checkFinite: false) {
-            trace = rerun.result.cache
+           let rerun = try? run(embeddings: embeddings, packing: packing, ids: [], hooks: .matching(["blocks.\(l).*"]),
+                                lastBlock: l, checkFinite: false) {
+            trace = rerun.results[0].cache
         }
         let t = embeddings.count / config.dModel
         for h in trace.order {

@@ -32,6 +32,12 @@ public enum Objective: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Whether the objective reads the logits (so the pass runs to the end).
+    var readsLogits: Bool {
+        if case .logit = self { return true }
+        return false
+    }
+
     /// The last block the forward pass must run (nil: all, and the unembedding).
     var lastBlock: Int? {
         switch self {
@@ -45,6 +51,10 @@ public enum Objective: Sendable, Equatable, CustomStringConvertible {
 public struct Gradient: Sendable {
     /// The objective's value.
     public let value: Float
+    /// The objective's value at each position it reads, in order: the value
+    /// is their sum (their mean, for the mean objectives). Text deep dream
+    /// reads its per-token activations here.
+    public let terms: [Float]
     /// d objective / d input embedding rows [T, d] (for gpt2, the token rows before positions are added).
     public let embeddings: Tensor
     /// Gradients at the hook points asked for (same shapes as the activations).
@@ -79,84 +89,130 @@ extension Model {
     /// timings with frameworks that cannot stop early).
     public func gradient(of objective: Objective, embeddings: Tensor, hooks: HookFilter = .none,
                          fullForward: Bool = false) throws -> Gradient {
-        let c = config, w = weights
-        let d = c.dModel, m = c.dMLP, t = embeddings.shape.first ?? 0
-        let qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim
-        guard embeddings.shape == [t, d], t > 0 else {
-            throw ModelError.badTensorShape(path: path, tensor: "input embeddings", expected: [max(t, 1), d], found: embeddings.shape)
+        try gradient(of: [objective], batch: [embeddings], hooks: hooks, fullForward: fullForward)[0]
+    }
+
+    /// The gradient of `objectives[s]` on input `batch[s]` for every s, in
+    /// one packed forward and backward pass (see `forward(batch:)`): each
+    /// result equals `gradient(of:embeddings:)` on its own input to float
+    /// rounding. The objectives must stop at the same block and read the
+    /// same kind of activation there (all neurons, all directions, or all
+    /// logits), since one pass serves them all.
+    public func gradient(of objectives: [Objective], batch: [Tensor], hooks: HookFilter = .none,
+                         fullForward: Bool = false, rowsPerPass: Int = Model.rowsPerPass) throws -> [Gradient] {
+        let c = config, d = c.dModel
+        guard objectives.count == batch.count, !batch.isEmpty else {
+            throw ModelError.badObjective("\(objectives.count) objectives for \(batch.count) inputs")
         }
-        guard t <= c.contextLength else { throw ModelError.promptTooLong(tokens: t, context: c.contextLength) }
-        let objective = try resolve(objective, tokens: t)
+        var resolved: [Objective] = []
+        for (s, (objective, embeddings)) in zip(objectives, batch).enumerated() {
+            let t = embeddings.shape.first ?? 0
+            func inBatch(_ error: ModelError) -> ModelError { batch.count == 1 ? error : .inBatch(sequence: s, count: batch.count, error: error) }
+            guard embeddings.shape == [t, d], t > 0 else {
+                throw inBatch(.badTensorShape(path: path, tensor: "input embeddings", expected: [max(t, 1), d], found: embeddings.shape))
+            }
+            guard t <= c.contextLength else { throw inBatch(.promptTooLong(tokens: t, context: c.contextLength)) }
+            do { resolved.append(try resolve(objective, tokens: t)) } catch let error as ModelError { throw inBatch(error) }
+        }
+        let stop = { (o: Objective) in [o.lastBlock ?? c.layers - 1, o.readsMLP ? 1 : 0, o.readsLogits ? 1 : 0] }
+        guard resolved.allSatisfy({ stop($0) == stop(resolved[0]) }) else {
+            throw ModelError.badObjective("the objectives of one batch must read the same block and the same kind of activation")
+        }
         let want = try hooks.resolve(config)
-        let last = objective.lastBlock ?? c.layers - 1
-        let rotary = c.rotary ? rotaryTables(positions: t, config: c) : nil
+        return try inPasses(batch.map { $0.shape[0] }, rowsPerPass: rowsPerPass) { pass in
+            try gradientPass(of: pass.map { resolved[$0] }, batch: pass.map { batch[$0] }, hooks: want, fullForward: fullForward)
+        }
+    }
+
+    /// One packed pass of `gradient(of:batch:)`, on checked objectives.
+    private func gradientPass(of resolved: [Objective], batch: [Tensor], hooks want: Set<HookPoint>,
+                              fullForward: Bool) throws -> [Gradient] {
+        let c = config, w = weights
+        let d = c.dModel, m = c.dMLP
+        let qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim
+        let last = resolved[0].lastBlock ?? c.layers - 1
+        let readsMLP = resolved[0].readsMLP
+        let packing = Packing(lengths: batch.map { $0.shape[0] }, heads: c.heads)
+        let t = packing.rows, n = packing.count
+        let embeddings = batch.count == 1 ? batch[0].data : batch.flatMap(\.data)
+        let rotary = c.rotary ? rotaryTables(positions: packing.longest, config: c) : nil
 
         // Forward, keeping what the backward pass needs.
         if fullForward, last < c.layers - 1 {
             // The rest of the model on the same input, for timing parity
             // with frameworks that cannot stop early; nothing reads it.
-            _ = try run(embeddings: embeddings.data, ids: [], hooks: .none, lastBlock: nil, checkFinite: false)
+            _ = try run(embeddings: embeddings, packing: packing, ids: [], hooks: .none, lastBlock: nil, checkFinite: false)
         }
-        let state = try run(embeddings: embeddings.data, ids: [], hooks: .none, lastBlock: last, checkFinite: true,
-                            keepTape: true, skipLastMLPOutput: objective.readsMLP)
+        let state = try run(embeddings: embeddings, packing: packing, ids: [], hooks: .none, lastBlock: last, checkFinite: true,
+                            keepTape: true, skipLastMLPOutput: readsMLP)
         let tapes = state.tape, x = state.residual
         var h = [Float](repeating: 0, count: t * d)
+        if resolved[0].readsLogits { norm(x, w.finalNorm, w.finalNormBias, into: &h, rows: t) }
 
-        // The objective's value, and the gradient where it is read.
-        var value: Float = 0
+        // Each objective's value, and the gradient where it is read.
+        var terms = [[Float]](repeating: [], count: n)
         var dx = [Float](repeating: 0, count: t * d)      // d objective / d residual stream
-        var seedPost: [Float]?                           // d objective / d post of the last block
-        switch objective {
-        case let .neuron(_, index, position):
-            var seed = [Float](repeating: 0, count: t * m)
-            for p in position.map({ [$0] }) ?? Array(0 ..< t) {
-                value += tapes[last].post[p * m + index]
-                seed[p * m + index] = 1
-            }
-            seedPost = seed
-        case let .neuronMean(_, index, from):
-            var seed = [Float](repeating: 0, count: t * m)
-            let scale = 1 / Float(t - from)
-            for p in from ..< t {
-                value += tapes[last].post[p * m + index] * scale
-                seed[p * m + index] = scale
-            }
-            seedPost = seed
-        case let .direction(_, vector, position):
-            for j in 0 ..< d {
-                value += x[position * d + j] * vector[j]
-                dx[position * d + j] = vector[j]
-            }
-        case let .directionMean(_, vector, from):
-            let scale = 1 / Float(t - from)
-            for p in from ..< t {
-                for j in 0 ..< d {
-                    value += x[p * d + j] * vector[j] * scale
-                    dx[p * d + j] = vector[j] * scale
+        var dhFinal = [Float](repeating: 0, count: resolved[0].readsLogits ? t * d : 0)
+        var seedPost = [Float](repeating: 0, count: readsMLP ? t * m : 0) // d objective / d post of the last block
+        for (s, objective) in resolved.enumerated() {
+            let start = packing.starts[s], length = packing.lengths[s]
+            switch objective {
+            case let .neuron(_, index, position):
+                for p in position.map({ [$0] }) ?? Array(0 ..< length) {
+                    terms[s].append(tapes[last].post[(start + p) * m + index])
+                    seedPost[(start + p) * m + index] = 1
                 }
+            case let .neuronMean(_, index, from):
+                let scale = 1 / Float(length - from)
+                for p in from ..< length {
+                    terms[s].append(tapes[last].post[(start + p) * m + index])
+                    seedPost[(start + p) * m + index] = scale
+                }
+            case let .direction(_, vector, position):
+                var dot: Float = 0
+                for j in 0 ..< d {
+                    dot += x[(start + position) * d + j] * vector[j]
+                    dx[(start + position) * d + j] = vector[j]
+                }
+                terms[s] = [dot]
+            case let .directionMean(_, vector, from):
+                let scale = 1 / Float(length - from)
+                for p in from ..< length {
+                    var dot: Float = 0
+                    for j in 0 ..< d {
+                        dot += x[(start + p) * d + j] * vector[j]
+                        dx[(start + p) * d + j] = vector[j] * scale
+                    }
+                    terms[s].append(dot)
+                }
+            case let .logit(token, position):
+                let row = start + position
+                var raw: Float = 0
+                for j in 0 ..< d { raw += h[row * d + j] * w.unembedding[token * d + j] }
+                // A final soft cap: logit = cap·tanh(raw / cap), d logit / d raw = 1 − tanh².
+                var slope: Float = 1
+                if let cap = c.finalSoftcap {
+                    let th = tanhf(raw / cap)
+                    terms[s] = [cap * th]
+                    slope = 1 - th * th
+                } else {
+                    terms[s] = [raw]
+                }
+                for j in 0 ..< d { dhFinal[row * d + j] = slope * w.unembedding[token * d + j] }
             }
-        case let .logit(token, position):
-            norm(x, w.finalNorm, w.finalNormBias, into: &h, rows: t)
-            var raw: Float = 0
-            for j in 0 ..< d { raw += h[position * d + j] * w.unembedding[token * d + j] }
-            // A final soft cap: logit = cap·tanh(raw / cap), d logit / d raw = 1 − tanh².
-            var slope: Float = 1
-            if let cap = c.finalSoftcap {
-                let th = tanhf(raw / cap)
-                value = cap * th
-                slope = 1 - th * th
-            } else {
-                value = raw
-            }
-            var dh = [Float](repeating: 0, count: t * d)
-            for j in 0 ..< d { dh[position * d + j] = slope * w.unembedding[token * d + j] }
-            normBackward(dh, x, w.finalNorm, w.finalNormBias, into: &dx, rows: t)
         }
+        if resolved[0].readsLogits { normBackward(dhFinal, x, w.finalNorm, w.finalNormBias, into: &dx, rows: t) }
 
         // Backward, block by block.
-        var grads: [HookPoint: Tensor] = [:]
+        var grads = [[HookPoint: Tensor]](repeating: [:], count: n)
         func keep(_ hook: HookPoint, _ data: [Float]) {
-            if want.contains(hook) { grads[hook] = Tensor(shape: hook.shape(config: c, tokens: t), data: data) }
+            guard want.contains(hook) else { return }
+            for s in 0 ..< n {
+                let shape = hook.shape(config: c, tokens: packing.lengths[s])
+                let size = shape.reduce(1, *)
+                let from = if case .pattern = hook { packing.patternStarts[s] } else { packing.starts[s] * (size / packing.lengths[s]) }
+                grads[s][hook] = Tensor(shape: shape, data: n == 1 ? data : Array(data[from ..< from + size]))
+            }
         }
         var dh = [Float](repeating: 0, count: t * d)
         for l in stride(from: last, through: 0, by: -1) {
@@ -167,7 +223,7 @@ extension Model {
             let dBlockOut = dx
             // MLP: out = postNorm(post · Wdᵀ), post = act(pre)(·up).
             var dPost = [Float](repeating: 0, count: t * m)
-            if l == last, let seedPost {
+            if l == last, readsMLP {
                 dPost = seedPost
             } else {
                 keep(.residPost(l), dx)
@@ -214,17 +270,42 @@ extension Model {
             linearBackward(dO, b.wo, &dz, rows: t, in: qDim, out: d)
             keep(.z(l), dz)
             var dq = [Float](repeating: 0, count: t * qDim), dk = [Float](repeating: 0, count: t * kvDim), dv = dk
-            var dPattern = [Float](repeating: 0, count: c.heads * t * t)
-            causalAttentionBackward(dz: dz, q: tape.q, k: tape.k, v: tape.v, pattern: tape.pattern, dq: &dq, dk: &dk, dv: &dv,
-                                    dPattern: &dPattern, rows: t, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
-                                    scale: c.attentionScale, softcap: c.attentionSoftcap)
+            var dPattern = [Float](repeating: 0, count: packing.patternCount)
+            // Within each sequence only, as in the forward pass.
+            dz.withUnsafeBufferPointer { dzs in
+            tape.q.withUnsafeBufferPointer { qs in
+            tape.k.withUnsafeBufferPointer { ks in
+            tape.v.withUnsafeBufferPointer { vs in
+            tape.pattern.withUnsafeBufferPointer { ps in
+            dq.withUnsafeMutableBufferPointer { dqs in
+            dk.withUnsafeMutableBufferPointer { dks in
+            dv.withUnsafeMutableBufferPointer { dvs in
+            dPattern.withUnsafeMutableBufferPointer { dps in
+                for s in 0 ..< n {
+                    let q0 = packing.starts[s] * qDim, kv0 = packing.starts[s] * kvDim, p0 = packing.patternStarts[s]
+                    causalAttentionBackward(dz: dzs.baseAddress! + q0, q: qs.baseAddress! + q0, k: ks.baseAddress! + kv0,
+                                            v: vs.baseAddress! + kv0, pattern: ps.baseAddress! + p0,
+                                            dq: dqs.baseAddress! + q0, dk: dks.baseAddress! + kv0, dv: dvs.baseAddress! + kv0,
+                                            dPattern: dps.baseAddress! + p0, rows: packing.lengths[s], heads: c.heads,
+                                            kvHeads: c.kvHeads, headDim: c.headDim, scale: c.attentionScale, softcap: c.attentionSoftcap)
+                }
+            }}}}}}}}}
             keep(.pattern(l), dPattern)
             keep(.v(l), dv)
             if let rotary {
                 keep(.rotQ(l), dq)
                 keep(.rotK(l), dk)
-                applyRotaryBackward(&dq, rows: t, heads: c.heads, headDim: c.headDim, rotaryDims: c.ropeDimensions, cos: rotary.cos, sin: rotary.sin)
-                applyRotaryBackward(&dk, rows: t, heads: c.kvHeads, headDim: c.headDim, rotaryDims: c.ropeDimensions, cos: rotary.cos, sin: rotary.sin)
+                rotary.cos.withUnsafeBufferPointer { cs in
+                rotary.sin.withUnsafeBufferPointer { sn in
+                dq.withUnsafeMutableBufferPointer { dqs in
+                dk.withUnsafeMutableBufferPointer { dks in
+                    for s in 0 ..< n {
+                        applyRotaryBackward(dqs.baseAddress! + packing.starts[s] * qDim, rows: packing.lengths[s], heads: c.heads,
+                                            headDim: c.headDim, rotaryDims: c.ropeDimensions, cos: cs.baseAddress!, sin: sn.baseAddress!)
+                        applyRotaryBackward(dks.baseAddress! + packing.starts[s] * kvDim, rows: packing.lengths[s], heads: c.kvHeads,
+                                            headDim: c.headDim, rotaryDims: c.ropeDimensions, cos: cs.baseAddress!, sin: sn.baseAddress!)
+                    }
+                }}}}
             }
             keep(.q(l), dq)
             keep(.k(l), dk)
@@ -238,9 +319,19 @@ extension Model {
             keep(.residPre(l), dx)
         }
         keep(.embed, dx)
-        let bad = dx.contains { !$0.isFinite } || !value.isFinite
-        if bad { throw ModelError.nonFiniteGradient(objective: objective.description) }
-        return Gradient(value: value, embeddings: Tensor(shape: [t, d], data: dx), hooks: grads)
+        return try (0 ..< n).map { s in
+            let rows = packing.rows(s)
+            let ds = n == 1 ? dx : Array(dx[rows.lowerBound * d ..< rows.upperBound * d])
+            let value: Float = switch resolved[s] {
+            case .neuronMean, .directionMean: terms[s].reduce(0, +) / Float(terms[s].count)
+            default: terms[s].reduce(0, +)
+            }
+            if ds.contains(where: { !$0.isFinite }) || !value.isFinite {
+                let error = ModelError.nonFiniteGradient(objective: resolved[s].description)
+                throw n == 1 ? error : ModelError.inBatch(sequence: s, count: n, error: error)
+            }
+            return Gradient(value: value, terms: terms[s], embeddings: Tensor(shape: [rows.count, d], data: ds), hooks: grads[s])
+        }
     }
 
     /// Checks an objective against the model and resolves negative positions.
