@@ -154,10 +154,14 @@ import Testing
         let ids = prompts.map { model.tokenize($0) }
         let l = 15
         let batch = try model.forward(batch: ids, hooks: .matching(["blocks.\(l).mlp.hook_post", "blocks.\(l).hook_resid_post"]), lastBlock: l)
+        // 5e-5 here: sixteen blocks of the 4-bit model, whose BOS residual
+        // reaches 25 000, amplify the rounding. On AMD EPYC a batch moved
+        // block 15's MLP activations by up to 1.2e-5 of their row's maximum,
+        // and Sandybridge against Haswell kernels (no batch) by 4.2e-6.
         for (s, b) in batch.enumerated() {
             let single = try model.forward(ids[s], hooks: .matching(["blocks.\(l).mlp.hook_post", "blocks.\(l).hook_resid_post"]), lastBlock: l)
-            expectClose(b.cache[.mlpPost(l)], single.cache[.mlpPost(l)], "SmolLM2 prompt \(s) mlp.hook_post")
-            expectClose(b.cache[.residPost(l)], single.cache[.residPost(l)], "SmolLM2 prompt \(s) hook_resid_post")
+            expectClose(b.cache[.mlpPost(l)], single.cache[.mlpPost(l)], "SmolLM2 prompt \(s) mlp.hook_post", tolerance: 5e-5)
+            expectClose(b.cache[.residPost(l)], single.cache[.residPost(l)], "SmolLM2 prompt \(s) hook_resid_post", tolerance: 5e-5)
         }
         let inputs = try ids.map { try model.embed($0) }
         let objectives = ids.map { _ in Objective.neuronMean(layer: l, index: 100, from: 1) }

@@ -1,5 +1,6 @@
 import CBLAS
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,6 +24,7 @@ enum BLAS {
     struct Library: Sendable {
         let sgemm: SGEMM?
         let setThreads: (@convention(c) (Int32) -> Void)?
+        let getThreads: (@convention(c) () -> Int32)?
         /// "OpenBLAS 0.3.21, SkylakeX kernels", or why the fallback is in use.
         let description: String
     }
@@ -47,9 +49,10 @@ enum BLAS {
                 if let s = f() { text += ", \(String(cString: s)) kernels" }
             }
             let threads = dlsym(handle, "openblas_set_num_threads").map { unsafeBitCast($0, to: (@convention(c) (Int32) -> Void).self) }
-            return Library(sgemm: unsafeBitCast(symbol, to: SGEMM.self), setThreads: threads, description: text)
+            let current = dlsym(handle, "openblas_get_num_threads").map { unsafeBitCast($0, to: (@convention(c) () -> Int32).self) }
+            return Library(sgemm: unsafeBitCast(symbol, to: SGEMM.self), setThreads: threads, getThreads: current, description: text)
         }
-        return Library(sgemm: nil, setThreads: nil, description: "no OpenBLAS found (install libopenblas0); using a slow built-in matrix product")
+        return Library(sgemm: nil, setThreads: nil, getThreads: nil, description: "no OpenBLAS found (install libopenblas0); using a slow built-in matrix product")
     }
 
     /// OpenBLAS's name for the widest kernels this CPU runs, from /proc/cpuinfo.
@@ -103,4 +106,31 @@ public enum MatrixThreads {
     public static func set(_ n: Int) {
         BLAS.library.setThreads?(Int32(max(1, n)))
     }
+
+    /// The threads each product may use now (1 without OpenBLAS).
+    static var current: Int { Int(BLAS.library.getThreads?() ?? 1) }
+
+    /// Runs `body(i)` for i in 0..<n on the threads the products may use,
+    /// each product inside single-threaded: for work made of many small
+    /// products and loops between them (attention's heads), where OpenBLAS
+    /// would split each product and idle through the loops. Serial when the
+    /// products have one thread (a gallery's concurrent passes share the
+    /// cores that way already).
+    static func split(_ n: Int, _ body: (Int) -> Void) {
+        let width = current
+        guard width > 1, n > 1, BLAS.library.setThreads != nil else {
+            for i in 0 ..< n { body(i) }
+            return
+        }
+        splitting.withLock { _ in
+            set(1)
+            defer { set(width) }
+            // Each call of body touches only its own part of the output.
+            nonisolated(unsafe) let body = body
+            DispatchQueue.concurrentPerform(iterations: n) { body($0) }
+        }
+    }
+
+    /// One split at a time changes the thread count.
+    private static let splitting = Mutex(())
 }

@@ -210,7 +210,10 @@ extension Model {
         var q = [Float](repeating: 0, count: t * qDim)     // [rows, H, hd]
         var k = [Float](repeating: 0, count: t * kvDim)    // [rows, Hkv, hd]
         var v = [Float](repeating: 0, count: t * kvDim)    // [rows, Hkv, hd]
-        var pattern = [Float](repeating: 0, count: packing.patternCount) // [H, Tₛ, Tₛ] per sequence
+        // Patterns [H, Tₛ, Tₛ] per sequence, only for the blocks that record
+        // or tape them: at long prompts they are most of the memory.
+        let patternNeeded = (0 ... stopAt).map { keepTape || want.contains(.pattern($0)) }
+        var pattern = [Float](repeating: 0, count: patternNeeded.contains(true) ? packing.patternCount : 0)
         var z = [Float](repeating: 0, count: t * qDim)     // [rows, H, hd]
         var attnOut = [Float](repeating: 0, count: t * d)  // [rows, d]
         var out = [Float](repeating: 0, count: t * d)      // MLP output [rows, d]
@@ -258,7 +261,8 @@ extension Model {
                             z.withUnsafeMutableBufferPointer { zs in
                                 perSequence { start, length, patternStart in
                                     causalAttention(q: qs.baseAddress! + start * qDim, k: ks.baseAddress! + start * kvDim,
-                                                    v: vs.baseAddress! + start * kvDim, pattern: ps.baseAddress! + patternStart,
+                                                    v: vs.baseAddress! + start * kvDim,
+                                                    pattern: patternNeeded[l] ? ps.baseAddress! + patternStart : nil,
                                                     z: zs.baseAddress! + start * qDim, rows: length, heads: c.heads,
                                                     kvHeads: c.kvHeads, headDim: c.headDim, scale: c.attentionScale,
                                                     softcap: c.attentionSoftcap, window: c.slidingWindows[l])

@@ -183,52 +183,81 @@ func applyRotaryBackward(_ dx: UnsafeMutablePointer<Float>, rows t: Int, heads: 
 }
 
 /// Causal multi-head attention with grouped key/value heads.
-/// q [T, H, hd], k and v [T, Hkv, hd] → pattern [H, T, T] (post-softmax,
-/// zeros above the diagonal and outside the window) and z [T, H, hd].
-/// Query head h reads KV head h / (H / Hkv). Scores are q·k·`scale`, then
-/// cap·tanh(s / cap) with a `softcap`; with a `window`, query i sees keys
-/// i − window + 1 … i.
+/// q [T, H, hd], k and v [T, Hkv, hd] → z [T, H, hd], and the pattern
+/// [H, T, T] (post-softmax, zeros above the diagonal and outside the window)
+/// when `pattern` is given. Query head h reads KV head h / (H / Hkv).
+/// Scores are q·k·`scale`, then cap·tanh(s / cap) with a `softcap`; with a
+/// `window`, query i sees keys i − window + 1 … i.
+///
+/// Queries go in blocks of `attentionBlock` rows, each scored against only
+/// the keys it can see (from the block's first visible key to its last
+/// query), so nothing above the diagonal or before the window is computed,
+/// and the scores need `attentionBlock` × T floats of scratch, not H × T².
 func causalAttention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                     pattern: UnsafeMutablePointer<Float>, z: UnsafeMutablePointer<Float>,
+                     pattern: UnsafeMutablePointer<Float>?, z: UnsafeMutablePointer<Float>,
                      rows t: Int, heads: Int, kvHeads: Int, headDim hd: Int,
                      scale: Float, softcap cap: Float?, window: Int?) {
     let group = heads / kvHeads
     let qStride = heads * hd, kvStride = kvHeads * hd
-    for h in 0 ..< heads {
+    let block = min(t, attentionBlock)
+    // Heads are independent: they run on the cores the products may use.
+    MatrixThreads.split(heads) { h in
         let g = h / group
-        let p = pattern + h * t * t
-        // scores [T, T] = q_h · k_gᵀ · scale
-        BLAS.sgemm(transA: false, transB: true, m: t, n: t, k: hd, alpha: scale,
-                   a: q + h * hd, lda: qStride, b: k + g * hd, ldb: kvStride, beta: 0, c: p, ldc: t)
-        if let cap { softcap(p, count: t * t, cap) }
-        causalSoftmaxRows(p, rows: t, window: window)
-        // z_h [T, hd] = pattern_h · v_g
-        BLAS.sgemm(transA: false, transB: false, m: t, n: hd, k: t, alpha: 1,
-                   a: p, lda: t, b: v + g * hd, ldb: kvStride, beta: 0, c: z + h * hd, ldc: qStride)
+        var scores = [Float](repeating: 0, count: block * t)
+        scores.withUnsafeMutableBufferPointer { buffer in
+            let s = buffer.baseAddress!
+            for i0 in stride(from: 0, to: t, by: block) {
+                let i1 = min(t, i0 + block), rows = i1 - i0
+                let lo = firstKey(i0, window: window), width = i1 - lo
+                // scores [rows, width] = q_h[i0..<i1] · k_g[lo..<i1]ᵀ · scale
+                BLAS.sgemm(transA: false, transB: true, m: rows, n: width, k: hd, alpha: scale,
+                           a: q + i0 * qStride + h * hd, lda: qStride, b: k + lo * kvStride + g * hd, ldb: kvStride,
+                           beta: 0, c: s, ldc: width)
+                if let cap { softcap(s, count: rows * width, cap) }
+                for r in 0 ..< rows {
+                    let i = i0 + r, row = s + r * width
+                    let first = firstKey(i, window: window) - lo, last = i - lo
+                    for j in 0 ..< first { row[j] = 0 }
+                    softmax(row + first, count: last - first + 1)
+                    for j in (last + 1) ..< width { row[j] = 0 }
+                }
+                // z_h[i0..<i1] = scores · v_g[lo..<i1]
+                BLAS.sgemm(transA: false, transB: false, m: rows, n: hd, k: width, alpha: 1,
+                           a: s, lda: width, b: v + lo * kvStride + g * hd, ldb: kvStride,
+                           beta: 0, c: z + i0 * qStride + h * hd, ldc: qStride)
+                if let pattern {
+                    for r in 0 ..< rows {
+                        let out = pattern + (h * t + i0 + r) * t
+                        for j in 0 ..< lo { out[j] = 0 }
+                        for j in 0 ..< width { out[lo + j] = s[r * width + j] }
+                        for j in i1 ..< t { out[j] = 0 }
+                    }
+                }
+            }
+        }
     }
+}
+
+/// Query rows attention scores at once: big enough for the products to run
+/// near their peak, small enough that the scores of a long prompt stay a
+/// few megabytes.
+let attentionBlock = 256
+
+/// x ← softmax(x), in place, over `n` values.
+@inline(__always)
+func softmax(_ x: UnsafeMutablePointer<Float>, count n: Int) {
+    var m = -Float.infinity
+    for j in 0 ..< n { m = max(m, x[j]) }
+    var sum: Float = 0
+    for j in 0 ..< n { let e = expf(x[j] - m); x[j] = e; sum += e }
+    let inv = 1 / sum
+    for j in 0 ..< n { x[j] *= inv }
 }
 
 /// The first key query `i` sees.
 @inline(__always) func firstKey(_ i: Int, window: Int?) -> Int {
     guard let window else { return 0 }
     return max(0, i - window + 1)
-}
-
-/// Softmax of each row i of s [T, T] over its visible columns (from
-/// `firstKey` to i); every other column becomes 0.
-func causalSoftmaxRows(_ s: UnsafeMutablePointer<Float>, rows t: Int, window: Int? = nil) {
-    for i in 0 ..< t {
-        let row = s + i * t
-        let lo = firstKey(i, window: window)
-        var m = -Float.infinity
-        for j in lo ... i { m = max(m, row[j]) }
-        var sum: Float = 0
-        for j in lo ... i { let e = expf(row[j] - m); row[j] = e; sum += e }
-        let inv = 1 / sum
-        for j in lo ... i { row[j] *= inv }
-        for j in 0 ..< lo { row[j] = 0 }
-        for j in (i + 1) ..< t { row[j] = 0 }
-    }
 }
 
 /// Backward of `causalAttention`. Given dz [T, H, hd] and the forward's
