@@ -10,9 +10,10 @@ struct Bench: ParsableCommand {
         discussion: """
         Example:
           loupe bench forward --tokens 64 --repeat 5
+          loupe bench scaling --repeat 3
           loupe bench render --json
         """,
-        subcommands: [BenchForward.self, BenchRender.self, BenchView.self])
+        subcommands: [BenchForward.self, BenchScaling.self, BenchRender.self, BenchView.self])
 }
 
 struct BenchForward: ParsableCommand {
@@ -76,6 +77,133 @@ struct BenchForward: ParsableCommand {
             print(String(format: "  forward, no cache     %8.1f ms", none))
             print(String(format: "  load                  %8.1f ms", out.load_ms))
             print(String(format: "  peak resident memory  %8.1f MB", out.peak_rss_mb))
+        }
+    }
+}
+
+struct BenchScaling: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scaling",
+        abstract: "How time and memory grow with the prompt and the prompt set, beside the compute limit.",
+        discussion: """
+        Measures the matrix product's peak (the best of five 2048³ sgemms), then times the
+        forward pass at 64, 256 and 1024 tokens (full cache and none), and a
+        pass over 1, 16 and 120 prompts of the built-in topic set as
+        neuron-clusters makes it (block 15's MLP activations), one prompt at a
+        time and batched. Each time is beside its compute limit: the FLOPs of
+        its matrix products (attention counted over the causal triangle)
+        divided by the measured peak. Memory is what the cache recorded and
+        the process's peak so far (prompt sets first, then lengths, smallest first).
+
+        Example:
+          loupe bench scaling --repeat 3 --json
+        """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Runs per measurement; the median is reported.") var `repeat` = 3
+    @Option(help: ArgumentHelp("Prompt lengths to time, comma-separated.", valueName: "n,...")) var tokens = "64,256,1024"
+    @Option(help: ArgumentHelp("Prompt-set sizes to time, comma-separated.", valueName: "n,...")) var prompts = "1,16,120"
+    @Flag(help: "Print JSON.") var json = false
+
+    func counts(_ text: String, _ name: String) throws -> [Int] {
+        let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 }) else {
+            throw ValidationError("--\(name) must be positive whole numbers separated by commas, not '\(text)'")
+        }
+        return values.map { $0! }
+    }
+
+    func validate() throws {
+        _ = try counts(tokens, "tokens")
+        _ = try counts(prompts, "prompts")
+        guard (1 ... 100).contains(`repeat`) else { throw ValidationError("--repeat must be 1 to 100") }
+    }
+
+    struct TokenRow: Encodable {
+        let tokens: Int
+        let full_cache_ms: Double
+        let no_cache_ms: Double
+        let limit_ms: Double
+        let full_cache_over_limit: Double
+        let no_cache_over_limit: Double
+        let recorded_mb: Double
+        let peak_rss_mb: Double
+    }
+
+    struct PromptRow: Encodable {
+        let prompts: Int
+        let tokens: Int
+        let one_at_a_time_ms: Double
+        let batched_ms: Double
+        let speedup: Double
+        let limit_ms: Double
+        let batched_over_limit: Double
+        let peak_rss_mb: Double
+    }
+
+    struct Output: Encodable {
+        let model: String
+        let matrix_product: String
+        let peak_gflops: Double
+        let repeats: Int
+        let lengths: [TokenRow]
+        let prompt_sets: [PromptRow]
+    }
+
+    func run() throws {
+        let model = try modelOptions.load()
+        let peak = MatrixProduct.gflops()
+        func limit(_ flops: Double) -> Double { flops / (peak * 1e9) * 1000 }
+        // The prompt sets first: their peak memory is below the long prompts'.
+        let set = try PromptSet(path: PromptSet.defaultPath)
+        let layer = min(15, model.config.layers - 1)
+        let hooks = HookFilter.matching(["blocks.\(layer).mlp.hook_post"])
+        var sets: [PromptRow] = []
+        for n in try counts(prompts, "prompts").sorted() {
+            let batch = (0 ..< n).map { model.tokenize(set.entries[$0 % set.entries.count].text) }
+            let single = try medianMilliseconds(`repeat`) { for ids in batch { _ = try model.forward(ids, hooks: hooks, lastBlock: layer) } }
+            let batched = try medianMilliseconds(`repeat`) { _ = try model.forward(batch: batch, hooks: hooks, lastBlock: layer) }
+            let lim = limit(model.forwardFLOPs(lengths: batch.map(\.count), lastBlock: layer))
+            sets.append(PromptRow(prompts: n, tokens: batch.reduce(0) { $0 + $1.count }, one_at_a_time_ms: single, batched_ms: batched,
+                                  speedup: single / batched, limit_ms: lim, batched_over_limit: batched / lim, peak_rss_mb: peakResidentMB()))
+        }
+
+        let body = model.tokenizer.encode(" " + BenchForward.text)
+        var lengths: [TokenRow] = []
+        for t in try counts(tokens, "tokens").sorted() {
+            var ids = model.tokenize(BenchForward.text)
+            while ids.count < t { ids += body }
+            ids = Array(ids.prefix(t))
+            try model.validate(ids)
+            _ = try model.forward(ids, hooks: .none)
+            var recorded = 0
+            let full = try medianMilliseconds(`repeat`) {
+                let r = try model.forward(ids, hooks: .all)
+                recorded = r.cache.tensors.values.reduce(0) { $0 + $1.count } * 4
+            }
+            let none = try medianMilliseconds(`repeat`) { _ = try model.forward(ids, hooks: .none) }
+            let lim = limit(model.forwardFLOPs(lengths: [t]))
+            lengths.append(TokenRow(tokens: t, full_cache_ms: full, no_cache_ms: none, limit_ms: lim, full_cache_over_limit: full / lim,
+                                    no_cache_over_limit: none / lim, recorded_mb: Double(recorded) / 1e6, peak_rss_mb: peakResidentMB()))
+        }
+
+        let out = Output(model: model.name, matrix_product: MatrixProduct.library, peak_gflops: peak, repeats: `repeat`,
+                         lengths: lengths, prompt_sets: sets)
+        if json {
+            print(try jsonLine(out))
+            return
+        }
+        print("\(model.name), median of \(`repeat`); products: \(out.matrix_product), \(String(format: "%.0f", peak)) GFLOP/s on a 2048³ sgemm")
+        print("tokens   full cache   × limit    no cache   × limit     limit   recorded   peak RSS")
+        for r in lengths {
+            print(String(format: "%6d  %8.1f ms  %6.2f×  %8.1f ms  %6.2f×  %6.1f ms  %6.0f MB  %6.0f MB", r.tokens, r.full_cache_ms,
+                         r.full_cache_over_limit, r.no_cache_ms, r.no_cache_over_limit, r.limit_ms, r.recorded_mb, r.peak_rss_mb))
+        }
+        print("prompts (topic set, block \(layer)'s MLP activations)")
+        print("prompts  tokens   one at a time     batched   speed-up   × limit   peak RSS")
+        for r in sets {
+            print(String(format: "%7d  %6d  %11.1f ms  %7.1f ms  %7.2f×  %6.2f×  %6.0f MB", r.prompts, r.tokens, r.one_at_a_time_ms,
+                         r.batched_ms, r.speedup, r.batched_over_limit, r.peak_rss_mb))
         }
     }
 }

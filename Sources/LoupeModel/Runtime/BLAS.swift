@@ -1,6 +1,5 @@
 import CBLAS
 import Foundation
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -110,27 +109,22 @@ public enum MatrixThreads {
     /// The threads each product may use now (1 without OpenBLAS).
     static var current: Int { Int(BLAS.library.getThreads?() ?? 1) }
 
-    /// Runs `body(i)` for i in 0..<n on the threads the products may use,
-    /// each product inside single-threaded: for work made of many small
-    /// products and loops between them (attention's heads), where OpenBLAS
-    /// would split each product and idle through the loops. Serial when the
-    /// products have one thread (a gallery's concurrent passes share the
-    /// cores that way already).
-    static func split(_ n: Int, _ body: (Int) -> Void) {
-        let width = current
-        guard width > 1, n > 1, BLAS.library.setThreads != nil else {
+    /// Runs `body(i)` for i in 0..<n on as many threads as the products
+    /// may use: for the work between products (softmax, activations),
+    /// which OpenBLAS would otherwise idle through. It never changes how the
+    /// products themselves are threaded, so results do not depend on what
+    /// else runs at the time; with one thread (a gallery's concurrent
+    /// passes share the cores that way) it runs in order.
+    static func parallel(_ n: Int, _ body: (Int) -> Void) {
+        let width = min(current, n)
+        guard width > 1 else {
             for i in 0 ..< n { body(i) }
             return
         }
-        splitting.withLock { _ in
-            set(1)
-            defer { set(width) }
-            // Each call of body touches only its own part of the output.
-            nonisolated(unsafe) let body = body
-            DispatchQueue.concurrentPerform(iterations: n) { body($0) }
+        // Each call of body touches only its own part of the output.
+        nonisolated(unsafe) let body = body
+        DispatchQueue.concurrentPerform(iterations: width) { w in
+            for i in stride(from: w, to: n, by: width) { body(i) }
         }
     }
-
-    /// One split at a time changes the thread count.
-    private static let splitting = Mutex(())
 }

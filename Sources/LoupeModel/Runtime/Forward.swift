@@ -287,12 +287,26 @@ extension Model {
             if let gate = b.wGate {
                 project(h, gate, nil, into: &pre, rows: t, in: d, out: m)
                 project(h, b.wUp, nil, into: &up, rows: t, in: d, out: m)
-                for i in 0 ..< t * m { post[i] = activate(pre[i], c.activation) * up[i] }
+                pre.withUnsafeBufferPointer { ps in
+                    up.withUnsafeBufferPointer { us in
+                        post.withUnsafeMutableBufferPointer { out in
+                            inRowChunks(t, width: m) { range in
+                                for i in range { out[i] = activate(ps[i], c.activation) * us[i] }
+                            }
+                        }
+                    }
+                }
                 record(.mlpPre(l), pre)
                 record(.mlpPreLinear(l), up)
             } else {
                 project(h, b.wUp, b.bUp, into: &pre, rows: t, in: d, out: m)
-                for i in 0 ..< t * m { post[i] = activate(pre[i], c.activation) }
+                pre.withUnsafeBufferPointer { ps in
+                    post.withUnsafeMutableBufferPointer { out in
+                        inRowChunks(t, width: m) { range in
+                            for i in range { out[i] = activate(ps[i], c.activation) }
+                        }
+                    }
+                }
                 record(.mlpPre(l), pre)
             }
             record(.mlpPost(l), post)
@@ -340,6 +354,17 @@ extension Model {
         if let cap = c.finalSoftcap { softcap(&logits, cap) }
         try finite(logits, .logits, width: c.vocabularySize)
         return ForwardState(results: results(logits: logits), residual: x, tape: tape)
+    }
+
+    /// Runs `body` over the element ranges of row chunks of a [rows, width]
+    /// buffer, on the cores the products may use (the MLP's activation
+    /// calls expf for every one of its T × m values).
+    func inRowChunks(_ rows: Int, width: Int, _ body: (Range<Int>) -> Void) {
+        let chunks = min(MatrixThreads.current, max(1, rows / 32))
+        MatrixThreads.parallel(chunks) { part in
+            let lo = rows * part / chunks, hi = rows * (part + 1) / chunks
+            body(lo * width ..< hi * width)
+        }
     }
 
     func norm(_ x: [Float], _ weight: [Float], _ bias: [Float]?, into y: inout [Float], rows t: Int) {

@@ -192,7 +192,9 @@ func applyRotaryBackward(_ dx: UnsafeMutablePointer<Float>, rows t: Int, heads: 
 /// Queries go in blocks of `attentionBlock` rows, each scored against only
 /// the keys it can see (from the block's first visible key to its last
 /// query), so nothing above the diagonal or before the window is computed,
-/// and the scores need `attentionBlock` × T floats of scratch, not H × T².
+/// and the scores need H × `attentionBlock` × T floats of scratch, not
+/// H × T². The softmax of a block's heads runs on every core the products
+/// may use, between the products.
 func causalAttention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                      pattern: UnsafeMutablePointer<Float>?, z: UnsafeMutablePointer<Float>,
                      rows t: Int, heads: Int, kvHeads: Int, headDim hd: Int,
@@ -200,19 +202,21 @@ func causalAttention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: Unsafe
     let group = heads / kvHeads
     let qStride = heads * hd, kvStride = kvHeads * hd
     let block = min(t, attentionBlock)
-    // Heads are independent: they run on the cores the products may use.
-    MatrixThreads.split(heads) { h in
-        let g = h / group
-        var scores = [Float](repeating: 0, count: block * t)
-        scores.withUnsafeMutableBufferPointer { buffer in
-            let s = buffer.baseAddress!
-            for i0 in stride(from: 0, to: t, by: block) {
-                let i1 = min(t, i0 + block), rows = i1 - i0
-                let lo = firstKey(i0, window: window), width = i1 - lo
-                // scores [rows, width] = q_h[i0..<i1] · k_g[lo..<i1]ᵀ · scale
+    var scores = [Float](repeating: 0, count: heads * block * t)
+    scores.withUnsafeMutableBufferPointer { buffer in
+        let all = buffer.baseAddress!
+        for i0 in stride(from: 0, to: t, by: block) {
+            let i1 = min(t, i0 + block), rows = i1 - i0
+            let lo = firstKey(i0, window: window), width = i1 - lo
+            // scores_h [rows, width] = q_h[i0..<i1] · k_g[lo..<i1]ᵀ · scale
+            for h in 0 ..< heads {
                 BLAS.sgemm(transA: false, transB: true, m: rows, n: width, k: hd, alpha: scale,
-                           a: q + i0 * qStride + h * hd, lda: qStride, b: k + lo * kvStride + g * hd, ldb: kvStride,
-                           beta: 0, c: s, ldc: width)
+                           a: q + i0 * qStride + h * hd, lda: qStride, b: k + lo * kvStride + h / group * hd, ldb: kvStride,
+                           beta: 0, c: all + h * rows * width, ldc: width)
+            }
+            // Softmax between the products, every head at once.
+            MatrixThreads.parallel(heads) { h in
+                let s = all + h * rows * width
                 if let cap { softcap(s, count: rows * width, cap) }
                 for r in 0 ..< rows {
                     let i = i0 + r, row = s + r * width
@@ -221,10 +225,6 @@ func causalAttention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: Unsafe
                     softmax(row + first, count: last - first + 1)
                     for j in (last + 1) ..< width { row[j] = 0 }
                 }
-                // z_h[i0..<i1] = scores · v_g[lo..<i1]
-                BLAS.sgemm(transA: false, transB: false, m: rows, n: hd, k: width, alpha: 1,
-                           a: s, lda: width, b: v + lo * kvStride + g * hd, ldb: kvStride,
-                           beta: 0, c: z + i0 * qStride + h * hd, ldc: qStride)
                 if let pattern {
                     for r in 0 ..< rows {
                         let out = pattern + (h * t + i0 + r) * t
@@ -233,6 +233,12 @@ func causalAttention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: Unsafe
                         for j in i1 ..< t { out[j] = 0 }
                     }
                 }
+            }
+            // z_h[i0..<i1] = scores_h · v_g[lo..<i1]
+            for h in 0 ..< heads {
+                BLAS.sgemm(transA: false, transB: false, m: rows, n: hd, k: width, alpha: 1,
+                           a: all + h * rows * width, lda: width, b: v + lo * kvStride + h / group * hd, ldb: kvStride,
+                           beta: 0, c: z + i0 * qStride + h * hd, ldc: qStride)
             }
         }
     }
