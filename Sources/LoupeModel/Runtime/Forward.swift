@@ -56,6 +56,17 @@ struct Packing: Sendable {
     func rows(_ s: Int) -> Range<Int> { starts[s] ..< starts[s] + lengths[s] }
     /// The sequence that packed row `r` belongs to.
     func sequence(ofRow r: Int) -> Int { starts.lastIndex { $0 <= r } ?? 0 }
+
+    /// Sequence s's part of a packed hook buffer, as a tensor of the hook's
+    /// shape for its length: patterns are packed per sequence, every other
+    /// hook by rows.
+    func tensor(_ hook: HookPoint, _ data: [Float], sequence s: Int, config: ModelConfig) -> Tensor {
+        let shape = hook.shape(config: config, tokens: lengths[s])
+        if count == 1 { return Tensor(shape: shape, data: data) }
+        let size = shape.reduce(1, *)
+        let from = if case .pattern = hook { patternStarts[s] } else { starts[s] * (size / lengths[s]) }
+        return Tensor(shape: shape, data: Array(data[from ..< from + size]))
+    }
 }
 
 extension Model {
@@ -171,17 +182,7 @@ extension Model {
         var tape: [BlockTape] = []
         func record(_ hook: HookPoint, _ data: [Float]) {
             guard want.contains(hook) else { return }
-            if n == 1 {
-                caches[0].record(hook, Tensor(shape: hook.shape(config: c, tokens: t), data: data))
-                return
-            }
-            for s in 0 ..< n {
-                let shape = hook.shape(config: c, tokens: packing.lengths[s])
-                let size = shape.reduce(1, *)
-                // Patterns are packed per sequence; every other hook by rows.
-                let from = if case .pattern = hook { packing.patternStarts[s] } else { packing.starts[s] * (size / packing.lengths[s]) }
-                caches[s].record(hook, Tensor(shape: shape, data: Array(data[from ..< from + size])))
-            }
+            for s in 0 ..< n { caches[s].record(hook, packing.tensor(hook, data, sequence: s, config: c)) }
         }
         func finite(_ values: [Float], _ hook: HookPoint, width: Int) throws {
             if check { try checkFinite(values, hook: hook, width: width, embeddings: embeddings, packing: packing, caches: caches) }

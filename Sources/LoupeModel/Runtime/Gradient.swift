@@ -207,12 +207,7 @@ extension Model {
         var grads = [[HookPoint: Tensor]](repeating: [:], count: n)
         func keep(_ hook: HookPoint, _ data: [Float]) {
             guard want.contains(hook) else { return }
-            for s in 0 ..< n {
-                let shape = hook.shape(config: c, tokens: packing.lengths[s])
-                let size = shape.reduce(1, *)
-                let from = if case .pattern = hook { packing.patternStarts[s] } else { packing.starts[s] * (size / packing.lengths[s]) }
-                grads[s][hook] = Tensor(shape: shape, data: n == 1 ? data : Array(data[from ..< from + size]))
-            }
+            for s in 0 ..< n { grads[s][hook] = packing.tensor(hook, data, sequence: s, config: c) }
         }
         var dh = [Float](repeating: 0, count: t * d)
         for l in stride(from: last, through: 0, by: -1) {
