@@ -152,6 +152,10 @@ struct BenchScaling: ParsableCommand {
 
     func run() throws {
         let model = try modelOptions.load()
+        // A length the context cannot hold is refused before any timing.
+        if let longest = try counts(tokens, "tokens").max(), longest > model.config.contextLength {
+            throw ModelError.promptTooLong(tokens: longest, context: model.config.contextLength)
+        }
         let peak = MatrixProduct.gflops()
         func limit(_ flops: Double) -> Double { flops / (peak * 1e9) * 1000 }
         // The prompt sets first: their peak memory is below the long prompts'.
