@@ -9,8 +9,9 @@
 #   scripts/setup.sh system     only the system packages
 #   scripts/setup.sh model      only the default model
 #   scripts/setup.sh test       what the test suite needs besides (Python's
-#                               safetensors, to check files Loupe writes, and
-#                               Chromium, to open the pages it writes)
+#                               safetensors, to check files Loupe writes,
+#                               Chromium, to open the pages it writes, and
+#                               the BLIS and oneDNN libraries)
 set -euo pipefail
 
 PACKAGES=(pkg-config libcairo2-dev libpango1.0-dev libpng-dev libopenblas-dev libssl-dev
@@ -90,21 +91,28 @@ setup_test() {
         python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore safetensors numpy \
             || fail "pip install safetensors numpy failed"
     fi
-    # Headless Chromium opens the gallery and dashboard pages in the browser
-    # test. Without it that test is skipped (and says so), so a machine
-    # where it cannot be installed can still run the rest.
-    if command -v chromium >/dev/null; then
+    # Packages some tests need, each skipped (and saying so) without it, so
+    # a machine where one cannot be installed can still run the rest:
+    # headless Chromium opens the gallery and dashboard pages; BLIS and
+    # oneDNN are matrix-product libraries LOUPE_BLAS can choose.
+    local optional=(chromium libblis4-pthread libdnnl2) missing=()
+    for p in "${optional[@]}"; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+            missing+=("$p")
+        fi
+    done
+    if [ ${#missing[@]} -eq 0 ]; then
         return 0
     fi
     if [ "$(id -u)" -ne 0 ]; then
-        say "chromium is missing: the browser test will be skipped. Install it with:"
-        printf '\n    sudo apt-get install -y chromium\n\n'
+        say "missing ${missing[*]}: the tests that need them will be skipped. Install them with:"
+        printf '\n    sudo apt-get install -y %s\n\n' "${missing[*]}"
         return 0
     fi
-    say "installing chromium for the browser test"
+    say "installing ${missing[*]} for the tests"
     export DEBIAN_FRONTEND=noninteractive
-    if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }; then
-        say "apt-get install chromium failed: the browser test will be skipped"
+    if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }; then
+        say "apt-get install ${missing[*]} failed: the tests that need them will be skipped"
     fi
 }
 

@@ -12,8 +12,9 @@ struct Bench: ParsableCommand {
           loupe bench forward --tokens 64 --repeat 5
           loupe bench scaling --repeat 3
           loupe bench render --json
+          loupe bench blas --library ./libmkl_rt.so.2
         """,
-        subcommands: [BenchForward.self, BenchScaling.self, BenchRender.self, BenchView.self])
+        subcommands: [BenchForward.self, BenchScaling.self, BenchBLAS.self, BenchRender.self, BenchView.self])
 }
 
 struct BenchForward: ParsableCommand {
@@ -208,6 +209,169 @@ struct BenchScaling: ParsableCommand {
         for r in sets {
             print(String(format: "%7d  %6d  %11.1f ms  %7.1f ms  %7.2f×  %6.2f×  %6.0f MB", r.prompts, r.tokens, r.one_at_a_time_ms,
                          r.batched_ms, r.speedup, r.batched_over_limit, r.peak_rss_mb))
+        }
+    }
+}
+
+struct BenchBLAS: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "blas",
+        abstract: "Measure every matrix-product library that opens here at the shapes the model's passes run.",
+        discussion: """
+        Opens each library LOUPE_BLAS can name (openblas, blis, mkl, onednn)
+        and each --library file, checks its products against the built-in
+        one, and times the model's own products: the projections, the MLP
+        and the unembedding of a 64- and a 1024-token pass, attention's
+        256-query blocks at 1024 tokens, and a 2048³ product for the peak.
+        Each figure is the best of --repeat timings, libraries taken in turn.
+        It then sums each library's time over a pass's products and names the
+        fastest: set LOUPE_BLAS to use it. The library in use is never
+        changed by this command.
+
+        Example:
+          loupe bench blas --library ./numpy.libs/libscipy_openblas64_.so --json
+        """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(name: .customLong("library"), help: ArgumentHelp("A library file to measure too (repeatable).", valueName: "path"))
+    var libraries: [String] = []
+    @Option(help: "Timings per shape; the best is kept.") var `repeat` = 5
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        guard (1 ... 100).contains(`repeat`) else { throw ValidationError("--repeat must be 1 to 100") }
+    }
+
+    /// One product a pass runs: C [m, n] = A [m, k] · op(B).
+    struct Shape {
+        let what: String
+        let m, n, k: Int
+        let transB: Bool
+        /// How many times a pass of `tokens` tokens runs it (0: not part of a pass).
+        let perPass: [Int: Int]
+    }
+
+    func shapes(_ c: ModelConfig) -> [Shape] {
+        let q = c.heads * c.headDim, kv = c.kvHeads * c.headDim, layers = c.layers
+        var list: [Shape] = []
+        for t in [64, 1024] {
+            list += [
+                Shape(what: "query projection", m: t, n: q, k: c.dModel, transB: true, perPass: [t: layers]),
+                Shape(what: "key, value projection", m: t, n: kv, k: c.dModel, transB: true, perPass: [t: 2 * layers]),
+                Shape(what: "attention output", m: t, n: c.dModel, k: q, transB: true, perPass: [t: layers]),
+                Shape(what: "MLP in", m: t, n: c.dMLP, k: c.dModel, transB: true, perPass: [t: (c.gatedMLP ? 2 : 1) * layers]),
+                Shape(what: "MLP out", m: t, n: c.dModel, k: c.dMLP, transB: true, perPass: [t: layers]),
+            ]
+        }
+        list.append(Shape(what: "unembedding", m: 64, n: c.vocabularySize, k: c.dModel, transB: true, perPass: [64: 1]))
+        // At 1024 tokens a head's queries come in four blocks of 256, seeing
+        // on average 640 keys; timed at the middle block's 512.
+        list.append(Shape(what: "attention scores (256-query block)", m: 256, n: 512, k: c.headDim, transB: true,
+                          perPass: [1024: 4 * c.heads * layers]))
+        list.append(Shape(what: "attention values (256-query block)", m: 256, n: c.headDim, k: 512, transB: false,
+                          perPass: [1024: 4 * c.heads * layers]))
+        list.append(Shape(what: "peak", m: 2048, n: 2048, k: 2048, transB: false, perPass: [:]))
+        return list
+    }
+
+    struct Row: Encodable {
+        let product: String
+        let m, n, k: Int
+        let gflops: [String: Double]
+    }
+
+    struct Output: Encodable {
+        let model: String
+        let in_use: String
+        let libraries: [String: String]
+        let failed: [String: String]
+        let products: [Row]
+        /// Each library's summed time over the products of a pass, in ms.
+        let pass_ms: [String: [String: Double]]
+        let fastest: [String: String]
+    }
+
+    static let names = ["openblas", "blis", "mkl", "onednn"]
+
+    func run() throws {
+        let model = try modelOptions.load()
+        let (found, failed) = MatrixLibrary.available(paths: libraries)
+        var opened: [MatrixLibrary] = []
+        var refused = Dictionary(failed.map { ($0.name, $0.reason) }, uniquingKeysWith: { a, _ in a })
+        for library in found {
+            // Float sums over 53 terms differ in order by ~1e-6 of the largest value.
+            let off = library.discrepancy()
+            if off <= 1e-4 { opened.append(library) } else {
+                refused[library.name] = "its products differ from the built-in product by \(off) of the largest value: not used"
+            }
+        }
+        guard !opened.isEmpty else {
+            throw ValidationError("no matrix-product library opens here: \(refused.map { "\($0.key): \($0.value)" }.sorted().joined(separator: "; "))")
+        }
+        // Short column names: a library named by path goes by its kind.
+        var labels: [String] = []
+        for library in opened {
+            let base = Self.names.contains(library.name) ? library.name : library.kind
+            var label = base, n = 1
+            while labels.contains(label) { n += 1; label = "\(base)-\(n)" }
+            labels.append(label)
+        }
+        let list = shapes(model.config)
+        var best = [[Double]](repeating: [Double](repeating: 0, count: opened.count), count: list.count)
+        for _ in 0 ..< `repeat` {
+            for (j, library) in opened.enumerated() {
+                for (i, s) in list.enumerated() {
+                    best[i][j] = max(best[i][j], library.gflops(m: s.m, n: s.n, k: s.k, transB: s.transB, repeats: 1))
+                }
+            }
+        }
+        var passMs: [String: [String: Double]] = [:], fastest: [String: String] = [:]
+        for t in [64, 1024] {
+            var totals: [String: Double] = [:]
+            for (j, library) in opened.enumerated() {
+                var ms = 0.0
+                for (i, s) in list.enumerated() {
+                    let flops: Double = Double(s.perPass[t] ?? 0) * 2 * Double(s.m * s.n * s.k)
+                    ms += flops / (best[i][j] * 1e9) * 1000
+                }
+                totals[library.name] = ms
+            }
+            passMs["\(t)"] = totals
+            fastest["\(t)"] = totals.min { $0.value < $1.value }!.key
+        }
+        let out = Output(model: model.name, in_use: MatrixProduct.library,
+                         libraries: Dictionary(uniqueKeysWithValues: opened.map { ($0.name, $0.description) }),
+                         failed: refused,
+                         products: list.indices.map { i in
+                             Row(product: list[i].what, m: list[i].m, n: list[i].n, k: list[i].k,
+                                 gflops: Dictionary(uniqueKeysWithValues: opened.indices.map { (opened[$0].name, best[i][$0]) }))
+                         },
+                         pass_ms: passMs, fastest: fastest)
+        if json {
+            print(try jsonLine(out))
+            return
+        }
+        print("\(model.name); in use: \(out.in_use); best of \(`repeat`), GFLOP/s")
+        for (library, label) in zip(opened, labels) {
+            print("  \(label): \(library.description)\(label == library.name ? "" : " (\(library.name))")")
+        }
+        for reason in refused.values.sorted() { print("  not measured: \(reason)") }
+        let width = max(6, labels.map(\.count).max()!)
+        let head = "product".padding(toLength: 36, withPad: " ", startingAt: 0) + "  m × n × k".padding(toLength: 22, withPad: " ", startingAt: 0)
+        print(head + labels.map { String(repeating: " ", count: width - $0.count) + $0 }.joined(separator: " "))
+        for i in list.indices {
+            let s = list[i]
+            let shape = "  \(s.m) × \(s.n) × \(s.k)\(s.transB ? "ᵀ" : "")".padding(toLength: 22, withPad: " ", startingAt: 0)
+            print(s.what.padding(toLength: 36, withPad: " ", startingAt: 0) + shape
+                + opened.indices.map { j -> String in
+                    let v = String(format: "%.0f", best[i][j])
+                    return String(repeating: " ", count: max(0, width - v.count)) + v
+                }.joined(separator: " "))
+        }
+        for t in [64, 1024] {
+            let key = "\(t)"
+            let times = zip(opened, labels).map { String(format: "%@ %.1f ms", $1, passMs[key]![$0.name]!) }.joined(separator: ", ")
+            print("products of a \(t)-token pass: \(times); fastest: LOUPE_BLAS=\(fastest[key]!)")
         }
     }
 }

@@ -55,6 +55,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible, LocalizedErro
     case badObjective(String)
     /// An output file could not be written.
     case writeFailed(path: String, reason: String)
+    /// The matrix-product library `LOUPE_BLAS` names cannot be used.
+    case matrixLibrary(String)
     /// A problem with one sequence of a batch run together (`sequence` counts from 0).
     indirect case inBatch(sequence: Int, count: Int, error: ModelError)
 
@@ -110,6 +112,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible, LocalizedErro
             return "objective: \(detail)"
         case let .writeFailed(path, reason):
             return "cannot write '\(path)': \(reason)"
+        case let .matrixLibrary(detail):
+            return detail
         case let .inBatch(sequence, count, error):
             return "sequence \(sequence + 1) of \(count) in the batch: \(error.description)"
         }

@@ -69,6 +69,16 @@ enum Paths {
         #expect(!r.stderr.contains("Fatal error") && !r.stderr.contains("Backtrac"), sourceLocation: sourceLocation)
     }
 
+    /// A library that was asked for and cannot be used stops the run with
+    /// its name; it is never replaced by another.
+    @Test func badMatrixLibraryIsNamed() throws {
+        try expectOneLineError(["predict", "--model", Paths.tinyLlama, "--prompt", "hi"],
+                               containing: "LOUPE_BLAS='atlas' is not a library Loupe knows", environment: ["LOUPE_BLAS": "atlas"])
+        try expectOneLineError(["predict", "--model", Paths.tinyLlama, "--prompt", "hi"],
+                               containing: "LOUPE_BLAS='/nonexistent/libblas.so': no such file",
+                               environment: ["LOUPE_BLAS": "/nonexistent/libblas.so"])
+    }
+
     @Test func missingModel() throws {
         try expectOneLineError(["predict", "--model", "/nonexistent/model.gguf", "--prompt", "hi"], containing: "no model at '/nonexistent/model.gguf'")
     }
@@ -218,6 +228,48 @@ enum Paths {
         #expect(timings.count == 2 && timings.allSatisfy { ($0["median_ms"] as? Double ?? -1) > 0 })
         let none = try Loupe.run(["bench", "view", "logit-lens", "--model", Paths.tinyGGUF])
         #expect(none.status != 0 && none.stderr.split(separator: "\n").count == 1 && none.stderr.contains("offers no timings"), "\(none.stderr)")
+    }
+
+    /// The default model's logits with each other library that opens here
+    /// equal those with the default OpenBLAS (which the reference tests
+    /// check) to 1e-4 of the largest logit: other kernels sum in another
+    /// order, which moves logits of about 20 by ~1e-5; a product bound wrong
+    /// or threaded wrong moves them by whole units.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: Model.defaultModelPath), "the default model is needed"))
+    func otherLibrariesGiveTheSameLogits() throws {
+        // Per position, each top token's logit by id: close logits may swap ranks.
+        func logits(_ library: String) throws -> [[Int: Double]] {
+            let r = try Loupe.run(["predict", "--prompt", "The capital of France is", "--top", "20", "--json"],
+                                  environment: ["LOUPE_BLAS": library])
+            #expect(r.status == 0, "\(library): \(r.stderr)")
+            let json = try #require(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+            let positions = try #require(json["positions"] as? [[String: Any]])
+            return positions.map { position in
+                var byID: [Int: Double] = [:]
+                for entry in position["top"] as? [[String: Any]] ?? [] {
+                    if let id = entry["id"] as? Int, let logit = entry["logit"] as? Double { byID[id] = logit }
+                }
+                return byID
+            }
+        }
+        let reference = try logits("openblas")
+        #expect(reference.count == 6 && reference.allSatisfy { $0.count == 20 })
+        let scale = reference.flatMap(\.values).map(abs).max() ?? 0
+        let here = Set(MatrixLibrary.available().opened.map(\.name))
+        for library in ["blis", "onednn"] {
+            guard here.contains(library) else {
+                print("CLITests: \(library) is not installed here, so not compared (scripts/setup.sh test installs it)")
+                continue
+            }
+            let other = try logits(library)
+            #expect(other.count == reference.count, "\(library)")
+            var worst = 0.0, shared = 0
+            for (a, b) in zip(other, reference) {
+                for (id, logit) in b { if let mine = a[id] { worst = max(worst, abs(mine - logit)); shared += 1 } }
+            }
+            #expect(shared >= 6 * 18, "\(library): the top 20 tokens differ beyond a swap at the edge")
+            #expect(worst <= 1e-4 * scale, "\(library): largest logit difference \(worst)")
+        }
     }
 
     @Test func predictJSON() throws {

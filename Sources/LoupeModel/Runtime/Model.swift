@@ -56,6 +56,7 @@ public final class Model: Sendable {
     /// `tokenizer.json` beside it), or a Hugging Face model folder.
     public init(path: String) throws {
         let start = Date()
+        do { try BLAS.check() } catch { throw ModelError.matrixLibrary(error.description) }
         let kind = PathKind(path)
         switch kind {
         case .missing: throw ModelError.fileNotFound(path: path)
