@@ -62,6 +62,7 @@ fuzz: fuzz-build
 bench: build
 	$(LOUPE) bench forward --tokens 64 --repeat 9
 	$(LOUPE) bench scaling --repeat 3
+	$(LOUPE) bench blas --repeat 5
 	$(LOUPE) bench render --repeat 9
 	$(LOUPE) bench view text-deep-dream --repeat 9
 
