@@ -27,6 +27,10 @@ public struct LoupeCommand: ParsableCommand {
         default is SmolLM2-135M-Instruct from the cache) and reports what happens
         inside it.
 
+        Environment: LOUPE_CACHE is the model cache folder; LOUPE_BLAS chooses
+        the matrix-product library (openblas, blis, mkl, onednn, builtin, or a
+        library file's path; `loupe bench blas` measures them).
+
         Example:
           loupe predict --prompt "The capital of France is" --top 3
         """,
