@@ -78,8 +78,8 @@ struct Packing: Sendable {
 /// left to copy-on-write when the pass next writes its scratch buffer, so
 /// that a large one can ask for huge pages before its first write (Linux's
 /// transparent huge pages, which most systems grant on request): the full
-/// cache of a 1024-token pass is 2.5 GB, and faulting that in 4 KB pages
-/// took longer than the pass's matrix products on a virtual machine.
+/// cache of a 1024-token pass is 2.5 GB, and on a virtual machine the
+/// kernel's clearing of fresh 4 KB pages was a sixth of that pass's time.
 func freshCopy(_ values: UnsafeBufferPointer<Float>) -> [Float] {
     [Float](unsafeUninitializedCapacity: values.count) { buffer, initialized in
         #if os(Linux)
