@@ -3,17 +3,20 @@ import LoupeCore
 import LoupeModel
 import LoupeRender
 
-/// Neurons of one MLP layer clustered by how their importance varies over a
-/// topic-labelled prompt set: a neurons × prompts heatmap with rows in
-/// dendrogram order, cluster bands, topic groups, and each cluster tagged
-/// with the topics it relates to most and its top-activating tokens.
+/// Neurons of one MLP layer chosen for topic selectivity over a
+/// topic-labelled prompt set, clustered by their topic profiles, and each
+/// cluster tagged with a topic only where a held-out test finds one (see
+/// `TopicStatistics`). The figure: neurons × topics on the discovery half and
+/// on the held-out half side by side, rows in dendrogram order, every
+/// neuron's η², each cluster's size, tag, effect size and p, and the real
+/// contexts that excite its representative neuron most.
 public struct NeuronClustersView: ViewPlugin {
     public init() {}
 
     public static let info = ViewInfo(
         id: "neuron-clusters",
         title: "Neuron clusters",
-        summary: "MLP neurons clustered by their importance across a topic-labelled prompt set, tagged with topics and top tokens.",
+        summary: "MLP neurons chosen for topic selectivity, clustered, and tagged with a topic where a held-out permutation test finds one.",
         example: ViewExample(prompt: "", options: ["neurons": "32", "clusters": "5"]),
         usesPrompt: false, hooks: [])
 
@@ -26,31 +29,59 @@ public struct NeuronClustersView: ViewPlugin {
         public var prompts = PromptSet.defaultPath
         @ViewOption("per-prompt importance of a neuron: mean or max activation over the prompt's tokens, or activation × gradient of the top logit summed over them")
         public var importance: Importance = .mean
-        @ViewOption("how many neurons to show: those whose importance varies most across prompts", range: 2 ... 512)
+        @ViewOption("content tokens at the start of each prompt left out of importance and examples (after BOS; the first tokens' activations are dominated by their position)", range: 0 ... 16)
+        public var skip = 1
+        @ViewOption("how many neurons to show: the most topic-selective (η² of importance by topic, on the discovery half)", range: 2 ... 512)
         public var neurons = 48
-        @ViewOption("number of clusters k", range: 1 ... 512) public var clusters = 6
-        @ViewOption("agglomerative linkage (cosine distance), or k-means") public var method: Method = .average
-        @ViewOption("seed for k-means", range: 0 ... Int(Int32.max)) public var seed = 0
+        @ViewOption("number of clusters k", range: 1 ... 512) public var clusters = 8
+        @ViewOption("agglomerative linkage (cosine distance of topic profiles), or k-means") public var method: Method = .average
+        @ViewOption("topic-label shuffles of each held-out permutation test", range: 1000 ... 1_000_000) public var permutations = 2000
+        @ViewOption("family-wise significance level of the tags (Holm-corrected over the clusters)", range: 1e-6 ... 0.5)
+        public var alpha = 0.01
+        @ViewOption("seed of the discovery / held-out split, the permutations, and k-means", range: 0 ... Int(Int32.max)) public var seed = 0
         @ViewOption("figure title (default: the layer and the method)") public var title = ""
         public init() {}
     }
 
+    /// A real context that excites a neuron: the token, a few tokens around
+    /// it, and which prompt it is from.
+    public struct Context: Codable, Sendable {
+        /// Index into `Data.prompts`.
+        public var prompt: Int
+        public var position: Int
+        public var activation: Double
+        public var before: String
+        public var token: String
+        public var after: String
+    }
+
+    /// One cluster: its test (see `TopicStatistics.ClusterTest`), its tag,
+    /// and its representative neuron's strongest contexts.
     public struct Tag: Codable, Sendable {
         public var cluster: Int
-        public var topics: [String]
-        /// Mean z-scored importance of the cluster's neurons on each tagged topic.
-        public var topicScores: [Double]
-        public var topTokens: [String]
+        /// The significant topic, or nil: "no topic".
+        public var topic: String?
+        /// The discovery half's candidate, tagged or not.
+        public var candidate: String
+        public var heldOutBest: String
+        public var test: TopicStatistics.ClusterTest
+        /// The representative neuron's index in the layer.
+        public var neuron: Int
+        public var examples: [Context]
 
-        enum CodingKeys: String, CodingKey { case cluster, topics, topicScores = "topic_scores", topTokens = "top_tokens" }
+        enum CodingKeys: String, CodingKey { case cluster, topic, candidate, heldOutBest = "held_out_best", test, neuron, examples }
     }
 
     public struct Data: Codable, Sendable {
         public var layer: Int
         public var importance: Importance
         public var method: Method
-        /// Neuron indices shown, in analysis order.
-        public var neurons: [Int]
+        /// Positions before this one (BOS and `skip` content tokens) are left out.
+        public var firstPosition: Int
+        public var permutations: Int
+        public var alpha: Double
+        /// The neurons shown, in analysis order, with their selectivity.
+        public var neurons: [TopicStatistics.NeuronStats]
         /// Cluster of each neuron (same order as `neurons`).
         public var clusters: [Int]
         /// Row order: indices into `neurons`, top to bottom.
@@ -58,11 +89,24 @@ public struct NeuronClustersView: ViewPlugin {
         /// The agglomerative merges (nodes 0..<N are the neurons), empty for k-means.
         public var merges: [Merge]
         public var topics: [String]
-        /// The prompts, grouped by topic (columns).
+        /// The prompts, grouped by topic, and the half each belongs to (0 discovery, 1 held-out).
         public var prompts: [PromptSet.Entry]
-        /// [neurons][prompts]: importance z-scored across prompts.
+        public var half: [Int]
+        /// [neurons][prompts]: importance standardised by the discovery half.
         public var values: [[Double]]
+        /// [neurons][topics]: mean standardised importance on each half.
+        public var topicMeans: [[Double]]
+        public var topicMeansHeldOut: [[Double]]
         public var tags: [Tag]
+        /// The share of topic tags whose topic is also first on the held-out half (nil with no tag).
+        public var agreement: Double?
+        public var agreementAll: Double
+
+        enum CodingKeys: String, CodingKey {
+            case layer, importance, method, firstPosition = "first_position", permutations, alpha, neurons, clusters, order, merges,
+                 topics, prompts, half, values, topicMeans = "topic_means", topicMeansHeldOut = "topic_means_held_out", tags,
+                 agreement, agreementAll = "agreement_all"
+        }
     }
 
     public func analyze(_ input: AnalysisInput, options o: Options) throws -> Data {
@@ -73,17 +117,28 @@ public struct NeuronClustersView: ViewPlugin {
         let set = try PromptSet(path: o.prompts)
         let topics = set.topics
         let prompts = topics.flatMap { t in set.entries.filter { $0.topic == t } }
+        let labels = prompts.map { p in topics.firstIndex(of: p.topic)! }
+        guard topics.count >= 2 else {
+            throw CoreError.badPromptSet(path: o.prompts, line: nil, detail: "it has one topic; tagging needs at least two")
+        }
+        for (t, topic) in topics.enumerated() where labels.filter({ $0 == t }).count < 4 {
+            throw CoreError.badPromptSet(path: o.prompts, line: nil,
+                                         detail: "topic '\(printable(topic, limit: 80))' has fewer than 4 prompts; each half of the split needs at least 2")
+        }
         let m = c.dMLP, l = o.layer
-        let skip = model.prependsBOS ? 1 : 0        // the BOS position's activations are an attention sink, not content
+        // BOS is an attention sink, and the first content tokens see almost
+        // no context: their activations rank neurons by position, not meaning.
+        let first = (model.prependsBOS ? 1 : 0) + o.skip
 
-        // importance [prompts][m], and each neuron's strongest (activation, token).
-        var importance: [[Double]] = []
-        var strongest = [[(Double, String)]](repeating: [], count: m)
         var batch: [[Int]] = []
         for (i, e) in prompts.enumerated() {
             let ids = model.tokenize(e.text)
             do { try model.validate(ids) } catch {
                 throw CoreError.badPromptSet(path: o.prompts, line: nil, detail: "prompt \(i + 1) (\(e.topic)): \(error)")
+            }
+            guard ids.count > first else {
+                throw CoreError.badPromptSet(path: o.prompts, line: nil,
+                                             detail: "prompt \(i + 1) (\(e.topic)) has \(ids.count) tokens; with skip=\(o.skip) none is left to measure")
             }
             batch.append(ids)
         }
@@ -99,85 +154,77 @@ public struct NeuronClustersView: ViewPlugin {
         } else {
             posts = try model.forward(batch: batch, hooks: hook, lastBlock: l).map { $0.cache[.mlpPost(l)]! }
         }
-        for (i, ids) in batch.enumerated() {
-            let post = posts[i], grad: Tensor? = grads.isEmpty ? nil : grads[i]
-            let positions = Array(min(skip, ids.count - 1) ..< ids.count)
-            var row = [Double](repeating: 0, count: m)
-            for n in 0 ..< m {
+        let importance = batch.indices.map { i -> [Double] in
+            let post = posts[i].data, grad = grads.isEmpty ? nil : grads[i].data
+            let positions = first ..< batch[i].count
+            return (0 ..< m).map { n in
                 switch o.importance {
-                case .mean: row[n] = positions.reduce(0.0) { $0 + Double(post.data[$1 * m + n]) } / Double(positions.count)
-                case .max: row[n] = positions.map { Double(post.data[$0 * m + n]) }.max() ?? 0
-                case .attribution: row[n] = positions.reduce(0.0) { $0 + Double(post.data[$1 * m + n]) * Double(grad!.data[$1 * m + n]) }
-                }
-                for p in positions {
-                    let a = Double(post.data[p * m + n])
-                    if strongest[n].count < 3 || a > strongest[n].last!.0 {
-                        strongest[n].append((a, model.tokenizer.displayText(of: ids[p])))
-                        strongest[n].sort { $0.0 > $1.0 }
-                        if strongest[n].count > 3 { strongest[n].removeLast() }
-                    }
+                case .mean: positions.reduce(0.0) { $0 + Double(post[$1 * m + n]) } / Double(positions.count)
+                case .max: positions.map { Double(post[$0 * m + n]) }.max()!
+                case .attribution: positions.reduce(0.0) { $0 + Double(post[$1 * m + n]) * Double(grad![$1 * m + n]) }
                 }
             }
-            importance.append(row)
         }
 
-        // The neurons whose importance varies most across prompts.
-        let count = Double(prompts.count)
-        let stats = (0 ..< m).map { n -> (mean: Double, sd: Double) in
-            let mean = importance.reduce(0) { $0 + $1[n] } / count
-            let v = importance.reduce(0) { $0 + ($1[n] - mean) * ($1[n] - mean) } / count
-            return (mean, v.squareRoot())
-        }
-        let neurons = Array((0 ..< m).sorted { stats[$0].sd > stats[$1].sd }.prefix(min(o.neurons, m))).sorted()
-        let values = neurons.map { n in importance.map { stats[n].sd > 0 ? ($0[n] - stats[n].mean) / stats[n].sd : 0 } }
+        let linkage: Clustering.Linkage? = switch o.method { case .average: .average; case .complete: .complete; case .kmeans: nil }
+        let r = TopicStatistics.analyse(importance: importance, labels: labels, topics: topics.count, settings: .init(
+            neurons: o.neurons, clusters: o.clusters, linkage: linkage, permutations: o.permutations, alpha: o.alpha,
+            seed: UInt64(bitPattern: Int64(o.seed))))
 
-        // Clusters.
-        let k = min(o.clusters, neurons.count)
-        var merges: [Merge] = [], order: [Int], clusters: [Int]
-        switch o.method {
-        case .average, .complete:
-            merges = Clustering.agglomerative(Clustering.cosineDistances(values), linkage: o.method == .average ? .average : .complete)
-            order = Clustering.leafOrder(merges, leaves: neurons.count)
-            clusters = Clustering.cut(merges, leaves: neurons.count, k: k, order: order)
-        case .kmeans:
-            clusters = Clustering.kMeans(values, k: k, seed: UInt64(bitPattern: Int64(o.seed)))
-            order = neurons.indices.sorted { (clusters[$0], $0) < (clusters[$1], $1) }
-        }
-
-        // Tags: the topics with the highest mean z-scored importance, and the strongest tokens.
-        let tags = (0 ..< k).map { cl -> Tag in
-            let members = neurons.indices.filter { clusters[$0] == cl }
-            let scores = topics.map { t -> Double in
-                let cols = prompts.indices.filter { prompts[$0].topic == t }
-                let total = members.reduce(0.0) { s, r in s + cols.reduce(0.0) { $0 + values[r][$1] } }
-                return total / Double(max(1, members.count * cols.count))
+        // The representative neurons' strongest contexts, one per prompt.
+        let tokenizer = model.tokenizer
+        func examples(of neuron: Int) -> [Context] {
+            var best: [(a: Double, prompt: Int, position: Int)] = []
+            for (i, ids) in batch.enumerated() {
+                let post = posts[i].data
+                guard let p = (first ..< ids.count).max(by: { post[$0 * m + neuron] < post[$1 * m + neuron] }) else { continue }
+                best.append((Double(post[p * m + neuron]), i, p))
             }
-            let ranked = topics.indices.sorted { scores[$0] > scores[$1] }
-            var chosen = [ranked[0]]
-            for i in ranked.dropFirst().prefix(2) where scores[i] >= max(0.25, 0.5 * scores[ranked[0]]) { chosen.append(i) }
-            var tokenScore: [String: Double] = [:]
-            for r in members { for (a, t) in strongest[neurons[r]] { tokenScore[t, default: 0] += a } }
-            let tokens = tokenScore.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(3).map(\.key)
-            return Tag(cluster: cl, topics: chosen.map { topics[$0] }, topicScores: chosen.map { scores[$0] }, topTokens: tokens)
+            return best.sorted { ($0.a, $1.prompt) > ($1.a, $0.prompt) }.prefix(3).map { e in
+                let ids = batch[e.prompt]
+                return Context(prompt: e.prompt, position: e.position, activation: e.a,
+                               before: tokenizer.decode(Array(ids[max(first, e.position - 5) ..< e.position])),
+                               token: tokenizer.decode([ids[e.position]]),
+                               after: tokenizer.decode(Array(ids[(e.position + 1) ..< min(ids.count, e.position + 4)])))
+            }
         }
-        return Data(layer: l, importance: o.importance, method: o.method, neurons: neurons, clusters: clusters, order: order,
-                    merges: merges, topics: topics, prompts: prompts, values: values, tags: tags)
+        let tags = r.tests.map { t in
+            let neuron = r.neurons[t.representative].neuron
+            return Tag(cluster: t.cluster, topic: t.significant ? topics[t.candidate] : nil, candidate: topics[t.candidate],
+                       heldOutBest: topics[t.heldOutBest], test: t, neuron: neuron, examples: examples(of: neuron))
+        }
+        return Data(layer: l, importance: o.importance, method: o.method, firstPosition: first, permutations: o.permutations,
+                    alpha: o.alpha, neurons: r.neurons, clusters: r.clusters, order: r.order, merges: r.merges, topics: topics,
+                    prompts: prompts, half: r.half, values: r.values, topicMeans: r.topicMeans, topicMeansHeldOut: r.topicMeansHeldOut,
+                    tags: tags, agreement: r.agreement, agreementAll: r.agreementAll)
     }
 
     // MARK: Drawing
 
-    /// Neurons, clusters, rows and merges agree; every prompt's topic is
-    /// listed; each cluster has at most one tag.
+    /// Neurons, clusters, rows, merges, halves and topic profiles agree;
+    /// every prompt's topic is listed; each cluster has one tag, whose
+    /// topic is its candidate and is given only when significant.
     public func validate(_ data: Data, options: Options) throws {
-        let n = data.neurons.count
+        let n = data.neurons.count, t = data.topics.count
         try RecordCheck.nonEmpty(data.neurons, "data.neurons", max: 4096)
-        try RecordCheck.nonEmpty(data.prompts, "data.prompts", max: 4096)
+        try RecordCheck.nonEmpty(data.prompts, "data.prompts", max: 100_000)
         try RecordCheck.nonEmpty(data.topics, "data.topics", max: 256)
         try RecordCheck.count(data.clusters, n, "data.clusters", "one per neuron")
         try RecordCheck.permutation(data.order, n, "data.order")
         try RecordCheck.count(data.values, n, "data.values", "one row per neuron")
         try RecordCheck.rows(data.values, data.prompts.count, "data.values", "one per prompt")
+        try RecordCheck.count(data.half, data.prompts.count, "data.half", "one per prompt")
+        try RecordCheck.count(data.topicMeans, n, "data.topic_means", "one row per neuron")
+        try RecordCheck.rows(data.topicMeans, t, "data.topic_means", "one per topic")
+        try RecordCheck.count(data.topicMeansHeldOut, n, "data.topic_means_held_out", "one row per neuron")
+        try RecordCheck.rows(data.topicMeansHeldOut, t, "data.topic_means_held_out", "one per topic")
+        for (i, h) in data.half.enumerated() { try RecordCheck.within(h, 0 ... 1, "data.half[\(i)]") }
         for (i, c) in data.clusters.enumerated() { try RecordCheck.within(c, 0 ... n - 1, "data.clusters[\(i)]") }
+        for (i, s) in data.neurons.enumerated() {
+            try RecordCheck.within(s.eta2, 0 ... 1, "data.neurons[\(i)].eta2")
+            try RecordCheck.within(s.eta2HeldOut, 0 ... 1, "data.neurons[\(i)].eta2_held_out")
+            try RecordCheck.within(s.topic, 0 ... t - 1, "data.neurons[\(i)].topic")
+        }
         for (i, p) in data.prompts.enumerated() where !data.topics.contains(p.topic) {
             throw RecordProblem("data.prompts[\(i)].topic", "'\(printable(p.topic, limit: 80))' is not in data.topics")
         }
@@ -192,95 +239,138 @@ public struct NeuronClustersView: ViewPlugin {
         var tagged = Set<Int>()
         for (i, tag) in data.tags.enumerated() {
             guard tagged.insert(tag.cluster).inserted else { throw RecordProblem("data.tags[\(i)].cluster", "tags cluster \(tag.cluster) a second time") }
+            try RecordCheck.within(tag.test.p, 0 ... 1, "data.tags[\(i)].test.p")
+            try RecordCheck.within(tag.test.pCorrected, 0 ... 1, "data.tags[\(i)].test.p_corrected")
+            try RecordCheck.within(tag.test.representative, 0 ... n - 1, "data.tags[\(i)].test.representative")
+            if let topic = tag.topic, topic != tag.candidate || !tag.test.significant {
+                throw RecordProblem("data.tags[\(i)].topic", "'\(printable(topic, limit: 80))' is given but the candidate is '\(printable(tag.candidate, limit: 80))'" + (tag.test.significant ? "" : " and it is not significant"))
+            }
+            for (k, e) in tag.examples.enumerated() { try RecordCheck.within(e.prompt, 0 ... data.prompts.count - 1, "data.tags[\(i)].examples[\(k)].prompt") }
         }
     }
 
     struct Layout {
         var title: Double
+        var header: Double
         var dendrogram: Double
         var band: Double
         var rowLabels: Double
+        var eta: Double
         var cell: Size
+        var between: Double
         var tags: Double
         var colorbar: Double
-        var bottom: Double
+        var topicLabels: Double
+        var examples: Double
+        var footer: Double
     }
+
+    static let scale = ColorScale(low: -1.5, high: 1.5)
+    static let colorbarLabel = "mean importance (z)"
 
     func layout(_ data: Data, theme: Theme, width: Double?, measure: Canvas) -> Layout {
-        let tick = theme.tickFont
+        let tick = theme.tickFont, small = tick.sized(max(theme.minimumTextSize, tick.size - 1))
         let line = measure.measure("Ag", tick).height
-        let rowLabels = measure.measure("n0000", tick.sized(max(theme.minimumTextSize, tick.size - 1))).width + theme.gap
-        let tagWidth = data.tags.map { measure.measure(tagText($0), tick).width }.max() ?? 0
-        // At a width other than the natural one, tags get at most a quarter
-        // of it: the heatmap comes first.
-        let fullTags = min(220, tagWidth) + 2 * theme.gap
-        let colorbarWidth = Colorbar(colormap: .rdbu, scale: ColorScale(low: -3, high: 3), label: "importance (z)").width(measure, theme: theme)
-        let natural = 2 * theme.margin + (data.merges.isEmpty ? 0.0 : 60.0) + 8 + theme.gap + rowLabels + 4 * Double(max(1, data.prompts.count))
-            + fullTags + colorbarWidth
-        let tags = width.map { abs($0 - natural) > 0.5 ? min(fullTags, $0 * 0.25 + 2 * theme.gap) : fullTags } ?? fullTags
-        let colorbar = Colorbar(colormap: .rdbu, scale: ColorScale(low: -3, high: 3), label: "importance (z)").width(measure, theme: theme)
-        let dendrogram = data.merges.isEmpty ? 0.0 : 60.0
-        let fixed = 2 * theme.margin + dendrogram + 8 + theme.gap + rowLabels + tags + colorbar
-        let columns = Double(max(1, data.prompts.count))
-        let cellWidth = width.map { max(1, ($0 - fixed) / columns) } ?? 4
+        let rowLabels = measure.measure("n0000", small).width + theme.gap
+        let eta = measure.measure("0.00", small).width + theme.gap
+        let tagWidth = data.tags.flatMap { tagLines($0, data) }.map { measure.measure($0, tick).width }.max() ?? 0
+        let fullTags = min(240, tagWidth) + 3.5 * theme.gap
+        let colorbar = Colorbar(colormap: .rdbu, scale: Self.scale, label: Self.colorbarLabel).width(measure, theme: theme)
+        let dendrogram = data.merges.isEmpty ? 0.0 : 50.0
+        let between = 2 * theme.gap
+        let fixed = 2 * theme.margin + dendrogram + 8 + theme.gap + rowLabels + eta + between + colorbar
+        let columns = Double(2 * max(1, data.topics.count))
+        let natural = max(line * 1.1, 14.0)
+        // At a given width the tags get at most a third of it: the heatmaps come first.
+        let tags = width.map { min(fullTags, $0 / 3) } ?? fullTags
+        let cellWidth = width.map { max(4, ($0 - fixed - tags) / columns) } ?? natural
         let cellHeight = max(line * 0.8, 6)
         let title = measure.measure("Ag", theme.titleFont).height + theme.gap
-        let topicLabel = data.topics.map { measure.measure($0, tick).width }.max() ?? 0
-        let narrowest = Double(data.topics.map { t in data.prompts.filter { $0.topic == t }.count }.min() ?? 1) * cellWidth - 2
-        let shrunk = tick.sized(max(theme.minimumTextSize, tick.size * min(1, narrowest / max(topicLabel, 1))))
-        let horizontal = (data.topics.map { measure.measure($0, shrunk).width }.max() ?? 0) <= narrowest
-        let bottom = theme.gap + (horizontal ? line : min(90, topicLabel)) + theme.gap + measure.measure("Ag", theme.labelFont).height + theme.margin
-        return Layout(title: title, dendrogram: dendrogram, band: 8, rowLabels: rowLabels, cell: Size(cellWidth, cellHeight),
-                      tags: tags, colorbar: colorbar, bottom: bottom)
+        let header = line + theme.gap
+        let topicLabels = min(90, data.topics.map { measure.measure($0, small).width }.max() ?? 0) + theme.gap
+        let examples = Double(data.tags.count) * (line + 2) + measure.measure("Ag", theme.labelFont).height + theme.gap * 2
+        let footer = 2 * (measure.measure("Ag", small).height + 1) + theme.gap
+        return Layout(title: title, header: header, dendrogram: dendrogram, band: 8, rowLabels: rowLabels, eta: eta,
+                      cell: Size(cellWidth, cellHeight), between: between, tags: tags, colorbar: colorbar,
+                      topicLabels: topicLabels, examples: examples, footer: footer)
     }
 
-    func tagText(_ t: Tag) -> String {
-        "C\(t.cluster + 1): " + t.topics.joined(separator: ", ") + (t.topTokens.isEmpty ? "" : " — " + t.topTokens.map(TokenText.visible).joined(separator: " "))
+    /// A tag's two lines: the cluster, its size and topic; the test.
+    func tagLines(_ t: Tag, _ data: Data) -> [String] {
+        let size = "C\(t.cluster + 1) · \(t.test.size) neuron\(t.test.size == 1 ? "" : "s")"
+        let p = Self.formatP(t.test.pCorrected, permutations: data.permutations)
+        guard let topic = t.topic else {
+            return [size + " · no topic", "best: \(t.candidate), d \(String(format: "%.2f", t.test.effect)), p \(p)"]
+        }
+        return [size + " · " + topic, "d \(String(format: "%.2f", t.test.effect)) · p \(p) · held-out " + (t.test.agrees ? "first ✓" : "first: \(t.heldOutBest)")]
+    }
+
+    /// A corrected p-value; at the permutation test's resolution, "< 1/(B+1)"
+    /// would claim more than the test can show, so the floor is written as such.
+    static func formatP(_ p: Double, permutations: Int) -> String {
+        let floor = 1 / Double(permutations + 1)
+        if p <= floor * 1.0000001 { return "≤ " + String(format: "%.1g", floor) }
+        return p < 0.001 ? String(format: "%.1e", p) : String(format: "%.3f", p)
     }
 
     public func size(of data: Data, options: Options, theme: Theme, width: Double?, measure: Canvas) -> Size {
         let l = layout(data, theme: theme, width: width, measure: measure)
-        let w = width ?? (2 * theme.margin + l.dendrogram + l.band + theme.gap + l.rowLabels + l.cell.width * Double(data.prompts.count) + l.tags + l.colorbar)
-        let tagLines = Double(data.tags.count) * (measure.measure("Ag", theme.tickFont).height + 2)
-        let rows = max(Double(data.neurons.count) * l.cell.height, tagLines)
-        return Size(w, theme.margin + l.title + rows + l.bottom)
+        let w = width ?? (2 * theme.margin + l.dendrogram + l.band + theme.gap + l.rowLabels + l.eta
+            + l.cell.width * Double(2 * data.topics.count) + l.between + l.tags + l.colorbar)
+        let line = measure.measure("Ag", theme.tickFont).height
+        let tagRows = Double(data.tags.count) * (2 * line + 4)
+        let rows = max(Double(data.neurons.count) * l.cell.height, tagRows)
+        return Size(w, theme.margin + l.title + l.header + rows + l.topicLabels + l.examples + l.footer + theme.margin)
     }
 
-    /// The heatmap's cells in `frame`: neurons down, prompts across.
-    func plotRect(_ data: Data, layout l: Layout, in frame: Rect, theme: Theme) -> Rect {
-        let top = frame.y + theme.margin + l.title
-        let left = frame.x + theme.margin + l.dendrogram + l.band + theme.gap + l.rowLabels
-        return Rect(x: left, y: top, width: l.cell.width * Double(data.prompts.count), height: frame.maxY - l.bottom - top)
+    /// The two heatmaps' cells in `frame`: neurons down, topics across.
+    func plotRects(_ data: Data, layout l: Layout, in frame: Rect, theme: Theme) -> (Rect, Rect) {
+        let top = frame.y + theme.margin + l.title + l.header
+        let left = frame.x + theme.margin + l.dendrogram + l.band + theme.gap + l.rowLabels + l.eta
+        let bottom = frame.maxY - theme.margin - l.footer - l.examples - l.topicLabels
+        let w = l.cell.width * Double(data.topics.count)
+        return (Rect(x: left, y: top, width: w, height: bottom - top), Rect(x: left + w + l.between, y: top, width: w, height: bottom - top))
     }
 
-    /// Each cell: the neuron, its cluster and tag, the prompt and its z-score.
+    /// Each cell: the neuron, its selectivity and cluster's tag, the topic and half, and its mean.
     public func hitRegions(of data: Data, options: Options, in frame: Rect, theme: Theme, measure: Canvas) -> [HitRegion] {
         let l = layout(data, theme: theme, width: frame.width, measure: measure)
-        let plot = plotRect(data, layout: l, in: frame, theme: theme)
-        let ch = plot.height / Double(max(1, data.order.count))
+        let (a, b) = plotRects(data, layout: l, in: frame, theme: theme)
+        let ch = a.height / Double(max(1, data.order.count))
         let tags = Dictionary(uniqueKeysWithValues: data.tags.map { ($0.cluster, $0) })
-        return data.order.enumerated().flatMap { row, r in
-            data.prompts.enumerated().map { c, prompt in
-                let rect = Rect(x: plot.x + Double(c) * l.cell.width, y: plot.y + Double(row) * ch, width: l.cell.width, height: ch)
-                let tag = tags[data.clusters[r]].map(tagText) ?? "C\(data.clusters[r] + 1)"
-                return HitRegion(rect, title: "neuron \(data.neurons[r]) of block \(data.layer)",
-                                 lines: [tag, "\(prompt.topic): \(prompt.text)", "importance (z): \(String(format: "%.2f", data.values[r][c]))"])
+        return [(a, data.topicMeans, "discovery"), (b, data.topicMeansHeldOut, "held-out")].flatMap { plot, means, half in
+            data.order.enumerated().flatMap { row, r in
+                data.topics.enumerated().map { c, topic in
+                    let rect = Rect(x: plot.x + Double(c) * l.cell.width, y: plot.y + Double(row) * ch, width: l.cell.width, height: ch)
+                    let s = data.neurons[r]
+                    let tag = tags[data.clusters[r]].map { tagLines($0, data).joined(separator: " · ") } ?? "C\(data.clusters[r] + 1)"
+                    return HitRegion(rect, title: "neuron \(s.neuron) of block \(data.layer)", lines: [
+                        tag, "η² \(String(format: "%.2f", s.eta2)) (discovery), \(String(format: "%.2f", s.eta2HeldOut)) (held-out)",
+                        "\(topic), \(half) half: mean importance (z) \(String(format: "%.2f", means[r][c]))"])
+                }
             }
         }
     }
 
-    /// `layer`, and for each cluster k (numbered from 1 as drawn) `Ck.neuron`:
-    /// the member with the highest mean importance on the cluster's first
-    /// topic, the neuron that stands for the cluster.
+    /// `layer`, `agreement`, and for each cluster k (numbered from 1 as
+    /// drawn) `Ck.neuron` (its representative: the member most selective for
+    /// its candidate topic), `Ck.topic` (the tag, or "no topic") and `Ck.p`;
+    /// and for the significant clusters, largest held-out effect first,
+    /// `S1.neuron`, `S1.topic`, `S1.p`, `S1.cluster`, `S2.…`.
     public func exports(of data: Data, options: Options) -> [String: String] {
-        var out = ["layer": String(data.layer)]
+        var out = ["layer": String(data.layer), "agreement": data.agreement.map { String(format: "%.2f", $0) } ?? "none"]
+        func p(_ t: Tag) -> String { Self.formatP(t.test.pCorrected, permutations: data.permutations) }
         for tag in data.tags {
-            let members = data.neurons.indices.filter { data.clusters[$0] == tag.cluster }
-            let columns = data.prompts.indices.filter { data.prompts[$0].topic == tag.topics.first }
-            func score(_ r: Int) -> Double { columns.reduce(0) { $0 + data.values[r][$1] } }
-            if let best = members.max(by: { score($0) < score($1) }) {
-                out["C\(tag.cluster + 1).neuron"] = String(data.neurons[best])
-            }
+            out["C\(tag.cluster + 1).neuron"] = String(tag.neuron)
+            out["C\(tag.cluster + 1).topic"] = tag.topic ?? "no topic"
+            out["C\(tag.cluster + 1).p"] = p(tag)
+        }
+        let significant = data.tags.filter { $0.topic != nil }.sorted { ($0.test.effect, $1.cluster) > ($1.test.effect, $0.cluster) }
+        for (i, tag) in significant.enumerated() {
+            out["S\(i + 1).neuron"] = String(tag.neuron)
+            out["S\(i + 1).topic"] = tag.topic
+            out["S\(i + 1).p"] = p(tag)
+            out["S\(i + 1).cluster"] = "C\(tag.cluster + 1)"
         }
         return out
     }
@@ -288,65 +378,102 @@ public struct NeuronClustersView: ViewPlugin {
     public func draw(_ data: Data, options: Options, on canvas: Canvas, in frame: Rect, theme: Theme) throws {
         let l = layout(data, theme: theme, width: frame.width, measure: canvas)
         let tick = theme.tickFont, small = tick.sized(max(theme.minimumTextSize, tick.size - 1))
+        let line = canvas.measure("Ag", tick).height
         let title = options.title.isEmpty
-            ? "Neurons of block \(data.layer) by \(data.importance.rawValue) importance, \(data.method == .kmeans ? "k-means" : data.method.rawValue + "-linkage") clusters"
+            ? "Topic-selective neurons of block \(data.layer), \(data.method == .kmeans ? "k-means" : data.method.rawValue + "-linkage") clusters"
             : options.title
         canvas.text(title, at: Point(frame.midX, frame.y + theme.margin), font: theme.titleFont, color: theme.foreground,
                     anchor: TextAnchor(.center, .top), maxWidth: frame.width - 2 * theme.margin)
-        let rows = data.order.count, columns = data.prompts.count
-        let plot = plotRect(data, layout: l, in: frame, theme: theme)
-        let ch = plot.height / Double(max(1, rows))
-        let magnitude = 3.0
-        let scale = ColorScale(low: -magnitude, high: magnitude)
-        // Cells: one image (rows × prompts can be thousands of cells).
-        let colors = data.order.flatMap { r in data.values[r].map { Colormap.rdbu.color(at: scale.position(min(magnitude, max(-magnitude, $0)))) } }
-        try canvas.image(colors, columns: columns, in: plot)
-        // Topic groups: separators and labels.
-        var start = 0
-        let line = canvas.measure("Ag", tick).height
-        // One style for all topic labels: shrunk (to the theme's floor) so the
-        // widest fits its group, else all set vertically.
-        let groups = data.topics.map { t in data.prompts.filter { $0.topic == t }.count }
-        let narrowest = Double(groups.min() ?? 1) * l.cell.width - 2
-        let widest = data.topics.map { canvas.measure($0, tick).width }.max() ?? 0
-        let shrunk = tick.sized(max(theme.minimumTextSize, tick.size * min(1, narrowest / max(widest, 1))))
-        let horizontal = (data.topics.map { canvas.measure($0, shrunk).width }.max() ?? 0) <= narrowest
-        for (topic, count) in zip(data.topics, groups) {
-            let x0 = plot.x + Double(start) * l.cell.width, x1 = x0 + Double(count) * l.cell.width
-            if start > 0 { canvas.line(Point(x0, plot.y), Point(x0, plot.maxY), theme.background, width: theme.lineWidth * 1.5) }
-            canvas.text(topic, at: Point((x0 + x1) / 2, plot.maxY + theme.gap), font: horizontal ? shrunk : tick, color: theme.foreground,
-                        anchor: horizontal ? TextAnchor(.center, .top) : TextAnchor(.right, .middle), angle: horizontal ? 0 : -.pi / 2, maxWidth: 90)
-            start += count
+        let rows = data.order.count
+        let (a, b) = plotRects(data, layout: l, in: frame, theme: theme)
+        let ch = a.height / Double(max(1, rows))
+        let counts = [0, 1].map { h in data.half.filter { $0 == h }.count }
+        for (plot, means, name, count) in [(a, data.topicMeans, "discovery", counts[0]), (b, data.topicMeansHeldOut, "held-out", counts[1])] {
+            let colors = data.order.flatMap { r in means[r].map { Colormap.rdbu.color(at: Self.scale.position(min(Self.scale.high, max(Self.scale.low, $0)))) } }
+            try canvas.image(colors, columns: data.topics.count, in: plot)
+            canvas.stroke(plot, theme.rule, width: theme.lineWidth / 2)
+            canvas.text("\(name) (\(count) prompts)", at: Point(plot.midX, plot.y - theme.gap / 2), font: small, color: theme.muted,
+                        anchor: TextAnchor(.center, .bottom), maxWidth: plot.width + l.between)
+            for (c, topic) in data.topics.enumerated() {
+                let x = plot.x + (Double(c) + 0.5) * l.cell.width
+                canvas.text(topic, at: Point(x, plot.maxY + theme.gap / 2), font: small, color: theme.foreground,
+                            anchor: TextAnchor(.right, .middle), angle: -.pi / 2, maxWidth: l.topicLabels - theme.gap)
+            }
         }
-        canvas.stroke(plot, theme.rule, width: theme.lineWidth / 2)
-        canvas.text("prompts, grouped by topic", at: Point(plot.midX, frame.maxY - theme.margin), font: theme.labelFont,
-                    color: theme.muted, anchor: TextAnchor(.center, .bottom))
-        // Row labels (thinned when rows are short), cluster bands, dendrogram.
+        // Row labels (thinned when rows are short), η², cluster bands, dendrogram.
         let every = max(1, Int((canvas.measure("Ag", small).height / ch).rounded(.up)))
+        canvas.text("η²", at: Point(a.x - theme.gap / 2, a.y - theme.gap / 2), font: small, color: theme.muted, anchor: TextAnchor(.right, .bottom))
         for (row, r) in data.order.enumerated() {
-            let y = plot.y + Double(row) * ch
-            canvas.fill(Rect(x: plot.x - theme.gap - l.rowLabels - l.band, y: y, width: l.band, height: ch), Palette.categorical(data.clusters[r]))
+            let y = a.y + Double(row) * ch
+            canvas.fill(Rect(x: a.x - l.eta - theme.gap - l.rowLabels - l.band, y: y, width: l.band, height: ch), Palette.categorical(data.clusters[r]))
             if row % every == 0 {
-                canvas.text("n\(data.neurons[r])", at: Point(plot.x - theme.gap, y + ch / 2), font: small, color: theme.foreground,
+                canvas.text("n\(data.neurons[r].neuron)", at: Point(a.x - l.eta - theme.gap, y + ch / 2), font: small, color: theme.foreground,
                             anchor: TextAnchor(.right, .middle))
+                canvas.text(String(format: "%.2f", data.neurons[r].eta2), at: Point(a.x - theme.gap / 2, y + ch / 2), font: small,
+                            color: theme.muted, anchor: TextAnchor(.right, .middle))
             }
         }
         if !data.merges.isEmpty {
             Dendrogram(merges: data.merges, leaves: rows, order: data.order, leafColors: data.clusters.map { Palette.categorical($0) })
-                .draw(canvas, in: Rect(x: frame.x + theme.margin, y: plot.y, width: l.dendrogram - theme.gap, height: plot.height), theme: theme)
+                .draw(canvas, in: Rect(x: frame.x + theme.margin, y: a.y, width: l.dendrogram - theme.gap, height: a.height), theme: theme)
         }
         // Tags at each cluster's middle, pushed down so they never overlap.
-        var nextFree = plot.y
+        let tagX = b.maxX + theme.gap * 2
+        var nextFree = a.y
         for tag in data.tags {
             let rowsOfCluster = data.order.enumerated().filter { data.clusters[$0.element] == tag.cluster }.map(\.offset)
-            guard let first = rowsOfCluster.first, let last = rowsOfCluster.last else { continue }
-            let middle = plot.y + (Double(first + last + 1) / 2) * ch
-            let y = max(middle - line / 2, nextFree)
-            canvas.fillCircle(center: Point(plot.maxX + theme.gap * 2, y + line / 2), radius: line * 0.3, Palette.categorical(tag.cluster))
-            canvas.text(tagText(tag), at: Point(plot.maxX + theme.gap * 3.5, y), font: tick, color: theme.foreground, maxWidth: l.tags - theme.gap * 3)
-            nextFree = y + line + 2
+            guard let firstRow = rowsOfCluster.first, let lastRow = rowsOfCluster.last else { continue }
+            let middle = a.y + (Double(firstRow + lastRow + 1) / 2) * ch
+            let y = max(middle - line, nextFree)
+            canvas.fillCircle(center: Point(tagX + line * 0.3, y + line / 2), radius: line * 0.3, Palette.categorical(tag.cluster))
+            let lines = tagLines(tag, data)
+            canvas.text(lines[0], at: Point(tagX + theme.gap * 1.5, y), font: tag.topic == nil ? tick : tick.withBold(),
+                        color: tag.topic == nil ? theme.muted : theme.foreground, maxWidth: l.tags - theme.gap * 3.5)
+            canvas.text(lines[1], at: Point(tagX + theme.gap * 1.5, y + line), font: small, color: theme.muted, maxWidth: l.tags - theme.gap * 3.5)
+            nextFree = y + 2 * line + 4
         }
-        try Colorbar(colormap: .rdbu, scale: scale, label: "importance (z)")
-            .draw(canvas, in: Rect(x: frame.maxX - theme.margin - l.colorbar, y: plot.y, width: l.colorbar, height: min(plot.height, 180)), theme: theme)
+        try Colorbar(colormap: .rdbu, scale: Self.scale, label: Self.colorbarLabel)
+            .draw(canvas, in: Rect(x: frame.maxX - theme.margin - l.colorbar, y: a.y, width: l.colorbar, height: min(a.height, 180)), theme: theme)
+
+        // The contexts that excite each cluster's representative neuron most.
+        var y = a.maxY + l.topicLabels + theme.gap
+        canvas.text("Strongest contexts of each cluster's representative neuron (positions ≥ \(data.firstPosition))", at: Point(frame.x + theme.margin, y),
+                    font: theme.labelFont, color: theme.foreground, maxWidth: frame.width - 2 * theme.margin)
+        y += canvas.measure("Ag", theme.labelFont).height + theme.gap / 2
+        for tag in data.tags {
+            var x = frame.x + theme.margin
+            let right = frame.maxX - theme.margin
+            canvas.fillCircle(center: Point(x + line * 0.3, y + line / 2), radius: line * 0.3, Palette.categorical(tag.cluster))
+            x += line * 0.6 + theme.gap / 2
+            x += canvas.text("C\(tag.cluster + 1) n\(tag.neuron):", at: Point(x, y), font: tick.withBold(), color: theme.foreground).width + theme.gap
+            if let e = tag.examples.first {
+                let source = "  (\(String(format: "%.2f", e.activation)), \(data.prompts[e.prompt].topic) #\(e.prompt + 1))"
+                let token = e.token.trimmingCharacters(in: .whitespaces)
+                let before = "…" + e.before + String(e.token.prefix { $0 == " " })
+                x += canvas.text(TokenText.visible(before).replacingOccurrences(of: "·", with: " "), at: Point(x, y), font: tick, color: theme.muted,
+                                 maxWidth: max(10, right - x)).width
+                let box = canvas.measure(token.isEmpty ? e.token : token, tick.withBold())
+                canvas.fill(Rect(x: x - 1, y: y, width: box.width + 2, height: box.height), Colormap.rdbu.color(at: 0.12).withAlpha(0.35))
+                x += canvas.text(token.isEmpty ? TokenText.visible(e.token) : token, at: Point(x, y), font: tick.withBold(), color: theme.foreground).width + 1
+                x += canvas.text(e.after.replacingOccurrences(of: "\n", with: "↵") + "…", at: Point(x, y), font: tick, color: theme.muted,
+                                 maxWidth: max(10, right - x - canvas.measure(source, small).width)).width
+                canvas.text(source, at: Point(x, y + 1), font: small, color: theme.muted, maxWidth: max(10, right - x))
+            }
+            y += line + 2
+        }
+        // How the tags were tested, in two lines.
+        let agreement = data.agreement.map { a in
+            let tagged = data.tags.filter { $0.topic != nil }
+            return "\(tagged.filter(\.test.agrees).count) of \(tagged.count) tags (\(String(format: "%.0f", a * 100)) %)"
+        } ?? "no tag"
+        let notes = [
+            "Neurons: the \(data.neurons.count) with the highest η² of importance by topic on the discovery half; clusters of their discovery topic profiles.",
+            "Tags: each cluster's best discovery topic, tested on the held-out half (Cohen's d, \(data.permutations) label shuffles, Holm over \(data.tags.count), α \(String(format: "%g", data.alpha))). Held-out first: \(agreement).",
+        ]
+        var fy = frame.maxY - theme.margin - l.footer + theme.gap
+        for note in notes {
+            canvas.text(note, at: Point(frame.x + theme.margin, fy), font: small, color: theme.muted, maxWidth: frame.width - 2 * theme.margin)
+            fy += canvas.measure("Ag", small).height + 1
+        }
     }
 }
