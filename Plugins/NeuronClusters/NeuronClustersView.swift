@@ -116,7 +116,8 @@ public struct NeuronClustersView: ViewPlugin {
         try input.checkLayer(o.layer, view: Self.info.id)
         let set = try PromptSet(path: o.prompts)
         let topics = set.topics
-        let prompts = topics.flatMap { t in set.entries.filter { $0.topic == t } }
+        let fileOrder = topics.flatMap { t in set.entries.indices.filter { set.entries[$0].topic == t } }
+        let prompts = fileOrder.map { set.entries[$0] }
         let labels = prompts.map { p in topics.firstIndex(of: p.topic)! }
         guard topics.count >= 2 else {
             throw CoreError.badPromptSet(path: o.prompts, line: nil, detail: "it has one topic; tagging needs at least two")
@@ -130,29 +131,20 @@ public struct NeuronClustersView: ViewPlugin {
         // no context: their activations rank neurons by position, not meaning.
         let first = (model.prependsBOS ? 1 : 0) + o.skip
 
-        var batch: [[Int]] = []
-        for (i, e) in prompts.enumerated() {
-            let ids = model.tokenize(e.text)
-            do { try model.validate(ids) } catch {
-                throw CoreError.badPromptSet(path: o.prompts, line: nil, detail: "prompt \(i + 1) (\(e.topic)): \(error)")
-            }
-            guard ids.count > first else {
-                throw CoreError.badPromptSet(path: o.prompts, line: nil,
-                                             detail: "prompt \(i + 1) (\(e.topic)) has \(ids.count) tokens; with skip=\(o.skip) none is left to measure")
-            }
-            batch.append(ids)
+        // Every prompt in packed passes (see Model.forward(batch:)), in topic order.
+        let hook = HookPoint.mlpPost(l)
+        let run = try PromptSetRun.run(set, model: model, hook: hook, block: l)
+        let batch = fileOrder.map { run.ids[$0] }
+        for (i, ids) in batch.enumerated() where ids.count <= first {
+            throw CoreError.badPromptSet(path: o.prompts, line: nil,
+                                         detail: "prompt \(fileOrder[i] + 1) (\(prompts[i].topic)) has \(ids.count) tokens; with skip=\(o.skip) none is left to measure")
         }
-        // Every prompt in packed passes (see Model.forward(batch:)).
-        let hook = HookFilter.matching(["blocks.\(l).mlp.hook_post"])
-        let posts: [Tensor]
+        let posts = fileOrder.map { run.activations[$0] }
         var grads: [Tensor] = []
         if o.importance == .attribution {
-            let full = try model.forward(batch: batch, hooks: hook)
-            posts = full.map { $0.cache[.mlpPost(l)]! }
+            let full = try model.forward(batch: batch, hooks: .none)
             let objectives = full.map { r in Objective.logit(token: Logits.topK(r.logits!.row(r.ids.count - 1), 1)[0], position: -1) }
-            grads = try model.gradient(of: objectives, batch: try batch.map { try model.embed($0) }, hooks: hook).map { $0.hooks[.mlpPost(l)]! }
-        } else {
-            posts = try model.forward(batch: batch, hooks: hook, lastBlock: l).map { $0.cache[.mlpPost(l)]! }
+            grads = try model.gradient(of: objectives, batch: try batch.map { try model.embed($0) }, hooks: .matching([hook.name])).map { $0.hooks[hook]! }
         }
         let importance = batch.indices.map { i -> [Double] in
             let post = posts[i].data, grad = grads.isEmpty ? nil : grads[i].data
@@ -373,6 +365,21 @@ public struct NeuronClustersView: ViewPlugin {
             out["S\(i + 1).cluster"] = "C\(tag.cluster + 1)"
         }
         return out
+    }
+
+    /// Each cluster's tag (or "no topic") with its held-out effect and p,
+    /// and the held-out agreement.
+    public func findings(of data: Data, options: Options) -> [String] {
+        let lines = data.tags.map { t in
+            let size = "C\(t.cluster + 1) (\(t.test.size) neuron\(t.test.size == 1 ? "" : "s"))"
+            let stats = "d \(String(format: "%.2f", t.test.effect)) on the held-out half, p \(Self.formatP(t.test.pCorrected, permutations: data.permutations))"
+            guard let topic = t.topic else { return "\(size): no topic (best on discovery: \(t.candidate), \(stats))" }
+            return "\(size): \(topic), \(stats)" + (t.test.agrees ? ", first on the held-out half too" : ", but \(t.heldOutBest) is first on the held-out half")
+        }
+        let tagged = data.tags.filter { $0.topic != nil }
+        let agreement = tagged.isEmpty ? "no cluster has a significant topic"
+            : "held-out agreement: \(tagged.filter(\.test.agrees).count) of \(tagged.count) tags (\(String(format: "%.0f", 100 * (data.agreement ?? 0))) %)"
+        return lines + ["p: \(data.permutations) topic shuffles of the held-out half, Holm-corrected over \(data.tags.count) clusters; \(agreement)."]
     }
 
     public func draw(_ data: Data, options: Options, on canvas: Canvas, in frame: Rect, theme: Theme) throws {

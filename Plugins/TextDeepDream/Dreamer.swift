@@ -1,4 +1,5 @@
 import Foundation
+import LoupeCore
 import LoupeModel
 
 /// What to excite, and how to search.
@@ -162,21 +163,223 @@ public struct Dreamer {
 
     /// The target's activation on real text: per free position, and their mean.
     public func activation(of ids: [Int]) throws -> (mean: Double, perToken: [Double]) {
-        let all = settings.prefix + ids
-        let l = settings.layer
-        if let direction = settings.direction {
-            let r = try model.forward(all, hooks: .matching(["blocks.\(l).hook_resid_post"]), lastBlock: l)
-            let x = r.cache[.residPost(l)]!
-            let d = model.config.dModel
-            let per = (settings.prefix.count ..< all.count).map { p in
-                (0 ..< d).reduce(0.0) { $0 + Double(x.data[p * d + $1]) * Double(direction[$1]) }
-            }
-            return (per.reduce(0, +) / Double(per.count), per)
+        let target = DreamTarget(layer: settings.layer, neuron: settings.neuron, direction: settings.direction)
+        let m = try target.measure(model, prefix: settings.prefix, texts: [ids], fluency: false)[0]
+        return (m.activation, m.perToken)
+    }
+}
+
+/// What a dream excites: a neuron of `blocks.{layer}.mlp.hook_post`, or a
+/// direction in `blocks.{layer}.hook_resid_post`; its value on a text is the
+/// mean over the positions after the prefix.
+public struct DreamTarget: Sendable {
+    public var layer: Int
+    public var neuron: Int?
+    public var direction: [Float]?
+
+    public init(layer: Int, neuron: Int?, direction: [Float]?) {
+        self.layer = layer; self.neuron = direction == nil ? neuron ?? 0 : nil; self.direction = direction
+    }
+
+    public var hook: HookPoint { direction == nil ? .mlpPost(layer) : .residPost(layer) }
+
+    public func objective(from: Int) -> Objective {
+        if let direction { return .directionMean(layer: layer, vector: direction, from: from) }
+        return .neuronMean(layer: layer, index: neuron ?? 0, from: from)
+    }
+
+    /// The target at `position` of a recorded pass.
+    func value(_ activations: Tensor, _ position: Int, _ config: ModelConfig) -> Double {
+        let x = activations.data
+        if let direction {
+            let d = config.dModel
+            var s = 0.0
+            for j in 0 ..< d { s += Double(x[position * d + j]) * Double(direction[j]) }
+            return s
         }
-        let r = try model.forward(all, hooks: .matching(["blocks.\(l).mlp.hook_post"]), lastBlock: l)
-        let post = r.cache[.mlpPost(l)]!
-        let m = model.config.dMLP, n = settings.neuron ?? 0
-        let per = (settings.prefix.count ..< all.count).map { Double(post.data[$0 * m + n]) }
-        return (per.reduce(0, +) / Double(per.count), per)
+        return Double(x[position * config.dMLP + (neuron ?? 0)])
+    }
+
+    /// A text measured: the target per free position and its mean, and the
+    /// text's cross-entropy under the model (the mean of −log p of each free
+    /// token given what precedes it) when asked for.
+    public struct Measured: Sendable {
+        public var ids: [Int]
+        public var activation: Double
+        public var perToken: [Double]
+        public var crossEntropy: Double?
+    }
+
+    /// Runs `prefix + text` for every text, in packed passes, stopping at the
+    /// target's block unless the cross-entropy (which needs the logits) is asked for.
+    public func measure(_ model: Model, prefix: [Int], texts: [[Int]], fluency: Bool) throws -> [Measured] {
+        let runs = try model.forward(batch: texts.map { prefix + $0 }, hooks: .matching([hook.name]), lastBlock: fluency ? nil : layer)
+        return zip(texts, runs).map { ids, r in
+            let per = (prefix.count ..< prefix.count + ids.count).map { value(r.cache[hook]!, $0, model.config) }
+            var ce: Double?
+            if fluency, let logits = r.logits {
+                let all = prefix + ids
+                ce = (prefix.count ..< all.count).reduce(0.0) { s, p in
+                    let row = logits.row(p - 1)
+                    return s + Double(Logits.logSumExp(row) - row[row.startIndex + all[p]])
+                } / Double(ids.count)
+            }
+            return Measured(ids: ids, activation: per.reduce(0, +) / Double(max(1, per.count)), perToken: per, crossEntropy: ce)
+        }
+    }
+}
+
+/// What to excite, and how to search, by token swaps.
+public struct SwapSettings: Sendable {
+    public var target: DreamTarget
+    /// Fixed token ids before the free positions (BOS by default).
+    public var prefix: [Int]
+    /// The free positions' starting tokens.
+    public var start: [Int]
+    /// Candidate texts evaluated per step, and the tokens per position they draw from.
+    public var candidates: Int
+    public var topK: Int
+    /// Texts kept from step to step (the beam).
+    public var beam: Int
+    /// The weight λ of the text's cross-entropy: each candidate scores
+    /// activation − λ · cross-entropy (0: activation alone).
+    public var fluency: Double
+    public var seed: UInt64
+
+    public init(target: DreamTarget, prefix: [Int], start: [Int], candidates: Int, topK: Int, beam: Int, fluency: Double, seed: UInt64) {
+        self.target = target; self.prefix = prefix; self.start = start; self.candidates = candidates; self.topK = topK
+        self.beam = beam; self.fluency = fluency; self.seed = seed
+    }
+}
+
+/// Text deep dream by gradient-guided token swaps, in the manner of GCG
+/// (Zou et al. 2023) and EPO (Thompson et al. 2024).
+///
+/// A beam of the best texts found so far is kept. Each step takes, for
+/// every text of the beam, the gradient of the target with respect to its
+/// one-hot input (dEmb · Eᵀ, one row per free position, in one packed
+/// pass), keeps each position's `topK` tokens with the largest gradient
+/// (with a fluency weight, also the model's own `topK` predictions for that
+/// position), and builds `candidates` texts, shared out over the beam, that
+/// each swap one position of one text for one of those tokens. The
+/// candidates run through the model for real, in packed passes, and the
+/// beam becomes the best distinct texts of the old beam and the candidates:
+/// the best text never gets worse, and the others keep the search off a
+/// single path (where GCG, with one text, moves to its best candidate even
+/// when it is worse). A candidate whose text does not tokenise back to its
+/// own ids is never built, so every text reported is one a reader can paste
+/// and re-run.
+public struct SwapDreamer {
+    public let model: Model
+    public let settings: SwapSettings
+    /// Best first.
+    public private(set) var beam: [DreamTarget.Measured]
+    public var current: DreamTarget.Measured { beam[0] }
+    private var rng: SeededRandom
+    /// Every text run so far, so none runs twice.
+    private var seen: Set<[Int]>
+    /// Tokens a candidate may use: not special, not control, valid UTF-8 on their own.
+    private let allowed: [Bool]
+
+    public init(model: Model, settings: SwapSettings) throws {
+        let vocab = model.config.vocabularySize
+        for id in settings.start + settings.prefix where !(0 ..< vocab).contains(id) {
+            throw ModelError.tokenOutOfVocabulary(id: id, vocabularySize: vocab)
+        }
+        self.model = model
+        self.settings = settings
+        rng = SeededRandom(seed: settings.seed)
+        let t = model.tokenizer
+        let special = Set(t.specialTokens.values).union([t.bosId, t.eosId].compactMap { $0 })
+        allowed = (0 ..< vocab).map { id in
+            guard !special.contains(id) else { return false }
+            let text = t.displayText(of: id)
+            return !text.isEmpty && !text.contains("\\x") && !text.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" }
+        }
+        beam = try settings.target.measure(model, prefix: settings.prefix, texts: [settings.start], fluency: true)
+        seen = [settings.start]
+    }
+
+    /// What a candidate is worth: activation − λ · cross-entropy.
+    public func score(_ m: DreamTarget.Measured) -> Double {
+        m.activation - settings.fluency * (m.crossEntropy ?? 0)
+    }
+
+    /// Whether `ids` are what their own text tokenises to.
+    func roundTrips(_ ids: [Int]) -> Bool {
+        model.tokenizer.encode(model.tokenizer.decode(ids)) == ids
+    }
+
+    /// The `k` allowed ids of largest `values[row]`, largest first.
+    func top(_ values: [Float], row: Int, _ k: Int) -> [Int] {
+        let vocab = model.config.vocabularySize
+        var best: [(Float, Int)] = []
+        for j in 0 ..< vocab where allowed[j] {
+            let v = values[row * vocab + j]
+            if best.count < k {
+                best.append((v, j))
+                if best.count == k { best.sort { $0 > $1 } }
+            } else if v > best[k - 1].0 {
+                best[k - 1] = (v, j)
+                var i = k - 1
+                while i > 0, best[i].0 > best[i - 1].0 { best.swapAt(i, i - 1); i -= 1 }
+            }
+        }
+        return best.sorted { $0 > $1 }.map(\.1)
+    }
+
+    /// For each text of the beam, each free position's candidate tokens.
+    func pools() throws -> [[[Int]]] {
+        let s = settings, n = s.start.count, d = model.config.dModel, vocab = model.config.vocabularySize
+        let texts = beam.map(\.ids)
+        let objective = s.target.objective(from: s.prefix.count)
+        let grads = try model.gradient(of: texts.map { _ in objective }, batch: try texts.map { try model.embed(s.prefix + $0) })
+        let predicted = s.fluency > 0 ? try model.forward(batch: texts.map { s.prefix + $0 }, hooks: .none) : []
+        return try texts.indices.map { b in
+            let rows = Tensor(shape: [n, d], data: Array(grads[b].embeddings.data[s.prefix.count * d ..< (s.prefix.count + n) * d]))
+            let dP = model.mixtureGradient(rows)
+            let logits = predicted.isEmpty ? nil : predicted[b].logits
+            return try (0 ..< n).map { i in
+                var pool = top(dP, row: i, s.topK)
+                if let logits {
+                    let row = Array(logits.row(s.prefix.count + i - 1))
+                    guard row.count == vocab else { throw ModelError.badObjective("logits of \(row.count) for a vocabulary of \(vocab)") }
+                    for id in top(row, row: 0, s.topK) where !pool.contains(id) { pool.append(id) }
+                }
+                return pool.filter { $0 != texts[b][i] }
+            }
+        }
+    }
+
+    /// One step: proposes, runs the candidates, and keeps the best. Returns
+    /// how many candidates ran.
+    @discardableResult
+    public mutating func step() throws -> Int {
+        let pools = try pools()
+        let n = settings.start.count
+        var texts: [[Int]] = []
+        var attempts = 0
+        while texts.count < settings.candidates, attempts < settings.candidates * 8 {
+            let b = attempts % beam.count
+            attempts += 1
+            let i = Int(rng.next() % UInt64(n))
+            guard !pools[b][i].isEmpty else { continue }
+            var ids = beam[b].ids
+            ids[i] = pools[b][i][Int(rng.next() % UInt64(pools[b][i].count))]
+            guard seen.insert(ids).inserted, roundTrips(ids) else { continue }
+            texts.append(ids)
+        }
+        guard !texts.isEmpty else { return 0 }
+        var measured = try settings.target.measure(model, prefix: settings.prefix, texts: texts, fluency: settings.fluency > 0)
+        measured.sort { score($0) > score($1) }
+        // The cross-entropy of the texts kept, for the figure, when the search did not need it.
+        var kept = Array((beam + measured.prefix(settings.beam)).sorted { score($0) > score($1) }.prefix(settings.beam))
+        let missing = kept.indices.filter { kept[$0].crossEntropy == nil }
+        if !missing.isEmpty {
+            let again = try settings.target.measure(model, prefix: settings.prefix, texts: missing.map { kept[$0].ids }, fluency: true)
+            for (k, m) in zip(missing, again) { kept[k].crossEntropy = m.crossEntropy }
+        }
+        beam = kept
+        return texts.count
     }
 }

@@ -1,5 +1,7 @@
 import Foundation
+import LoupeModel
 import LoupeSupport
+import Synchronization
 
 /// A topic-labelled prompt set: JSON lines of `{"topic": ..., "text": ...}`.
 public struct PromptSet: Sendable {
@@ -64,5 +66,45 @@ public struct PromptSet: Sendable {
         guard !entries.isEmpty else { throw CoreError.badPromptSet(path: path, line: nil, detail: "it holds no prompts") }
         self.path = path
         self.entries = entries
+    }
+}
+
+/// Every prompt of a set run once, in packed passes, recording one hook
+/// point. Views that read a prompt set at the same block (neuron clusters
+/// and text deep dream's reference passage) share the run: the last two are
+/// kept in memory (a set of 440 prompts at one MLP layer of SmolLM2 is about
+/// 70 MB).
+public struct PromptSetRun: Sendable {
+    /// Each prompt's ids (BOS included as the model prepends it), in the set's file order.
+    public let ids: [[Int]]
+    /// Each prompt's activations at the hook point [tokens, width].
+    public let activations: [Tensor]
+
+    struct Key: Hashable { let model: String, entries: Int, hook: String }
+    static let kept = Mutex<[(key: Key, run: PromptSetRun)]>([])
+
+    /// Runs (or recalls) `set` on `model`, stopping after `hook`'s block. A
+    /// prompt the model cannot run is an error naming it.
+    public static func run(_ set: PromptSet, model: Model, hook: HookPoint, block: Int) throws -> PromptSetRun {
+        var h = Hasher()
+        for e in set.entries { h.combine(e.topic); h.combine(e.text) }
+        let key = Key(model: model.path, entries: h.finalize(), hook: hook.name)
+        if let hit = kept.withLock({ $0.first { $0.key == key }?.run }) { return hit }
+        var batch: [[Int]] = []
+        for (i, e) in set.entries.enumerated() {
+            let ids = model.tokenize(e.text)
+            do { try model.validate(ids) } catch {
+                throw CoreError.badPromptSet(path: set.path, line: nil, detail: "prompt \(i + 1) (\(e.topic)): \(error)")
+            }
+            batch.append(ids)
+        }
+        let results = try model.forward(batch: batch, hooks: .matching([hook.name]), lastBlock: block)
+        let run = PromptSetRun(ids: batch, activations: results.map { $0.cache[hook]! })
+        kept.withLock { list in
+            list.removeAll { $0.key == key }
+            list.insert((key, run), at: 0)
+            if list.count > 2 { list.removeLast() }
+        }
+        return run
     }
 }

@@ -14,6 +14,7 @@ public struct RegisteredView: Sendable {
     public let draw: @Sendable (_ data: any Sendable, _ options: any Sendable, Canvas, Rect, Theme) throws -> Void
     public let hitRegions: @Sendable (_ data: any Sendable, _ options: any Sendable, Rect, Theme, Canvas) throws -> [HitRegion]
     public let exports: @Sendable (_ data: any Sendable, _ options: any Sendable) throws -> [String: String]
+    public let findings: @Sendable (_ data: any Sendable, _ options: any Sendable) throws -> [String]
     /// The view's own timings on a model (see `ViewPlugin.benchmarks`).
     public let benchmarks: @Sendable (Model) throws -> [ViewBenchmark]
     /// The options as JSON (for provenance in figure files).
@@ -72,6 +73,7 @@ public struct RegisteredView: Sendable {
             V().hitRegions(of: try data(d), options: try options(o), in: frame, theme: theme, measure: canvas).map { $0.rounded() }
         }
         exports = { d, o in V().exports(of: try data(d), options: try options(o)) }
+        findings = { d, o in V().findings(of: try data(d), options: try options(o)) }
         benchmarks = { model in try V.benchmarks(on: model) }
         optionsJSON = { o in try encoder.encode(try options(o)) }
         encodeRecord = { r in

@@ -297,6 +297,11 @@ public protocol ViewPlugin: Sendable {
     /// Optional: the default is none.
     func exports(of data: Data, options: Options) -> [String: String]
 
+    /// What the figure finds, one sentence a line, for the gallery's index
+    /// (each topic tag with its p-value, say): only what the data checks.
+    /// Optional: the default is none.
+    func findings(of data: Data, options: Options) -> [String]
+
     /// Timings of the view's own work on `model` that `loupe bench view ID`
     /// runs (one optimisation step of a dream, say). Optional: the default
     /// is none.
@@ -320,6 +325,7 @@ extension ViewPlugin {
 
     public func hitRegions(of data: Data, options: Options, in frame: Rect, theme: Theme, measure: Canvas) -> [HitRegion] { [] }
     public func exports(of data: Data, options: Options) -> [String: String] { [:] }
+    public func findings(of data: Data, options: Options) -> [String] { [] }
     public func validate(_ data: Data, options: Options) throws {}
     public static func benchmarks(on model: Model) throws -> [ViewBenchmark] { [] }
 }

@@ -181,7 +181,9 @@ import Testing
     @Test func promptSetsWithWindowsLineEnds() throws {
         let folder = try Paths.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let set = "\u{FEFF}{\"topic\": \"a\", \"text\": \"hello there\"}\r\n{\"topic\": \"b\", \"text\": \"good day\"}\r\n"
+        // Four prompts a topic: each half of the tags' split needs two.
+        let lines = (0 ..< 8).map { "{\"topic\": \"\($0 % 2 == 0 ? "a" : "b")\", \"text\": \"hello there \($0)\"}" }
+        let set = "\u{FEFF}" + lines.joined(separator: "\r\n") + "\r\n"
         try set.write(toFile: folder + "/set.jsonl", atomically: true, encoding: .utf8)
         let r = try Loupe.run(["render", "neuron-clusters", "--model", Paths.tinyGGUF, "--set", "prompts=\(folder)/set.jsonl",
                                "--set", "layer=0", "--set", "neurons=4", "--set", "clusters=2", "-o", folder + "/nc.png"])

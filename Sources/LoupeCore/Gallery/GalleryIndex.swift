@@ -26,6 +26,7 @@ extension GalleryRunner {
                 if let o, !referred.isEmpty, o.status != .failed {
                     c["note"] = referred.compactMap { k in o.options[k].map { "\(k)=\($0)" } }.joined(separator: "  ")
                 }
+                if let found = findingsOf(i, o), !found.isEmpty { c["findings"] = found; c["has_findings"] = true }
                 c["image"] = exists(files["png"]) ?? exists(files["svg"]) ?? ""
                 var links: [[String: String]] = []
                 for (k, name) in [("png", "PNG"), ("svg", "SVG"), ("pdf", "PDF"), ("json", "data"), ("tex", "LaTeX")] {

@@ -59,6 +59,7 @@ public final class GalleryRunner: Sendable {
         var files: [String: String]
         var seconds: Double
         var exports: [String: String]?
+        var findings: [String]?
     }
 
     let spec: GallerySpec
@@ -211,7 +212,7 @@ public final class GalleryRunner: Sendable {
 
     func process(_ i: Int) -> Outcome {
         let item = items[i]
-        var outcome = Outcome(status: .failed, error: nil, key: "", options: [:], files: [:], seconds: 0, exports: nil)
+        var outcome = Outcome(status: .failed, error: nil, key: "", options: [:], files: [:], seconds: 0, exports: nil, findings: nil)
         do {
             if let e = modelError(item.model) { throw GalleryFailure(e) }
             let values = try resolvedOptions(item)
@@ -228,6 +229,7 @@ public final class GalleryRunner: Sendable {
             outcome.status = .rendered
             if case let .figure(f) = item.kind, let record = lastRecord(i) {
                 outcome.exports = try f.view.exports(record.data, record.options)
+                outcome.findings = try f.view.findings(record.data, record.options)
             }
         } catch {
             outcome.error = "\(error)"
@@ -271,6 +273,15 @@ public final class GalleryRunner: Sendable {
         guard case let .figure(f) = items[d].kind else { return [:] }
         let (record, _) = try FigurePipeline.readRecord(items[d].base + ".json", registry: registry)
         return try f.view.exports(record.data, record.options)
+    }
+
+    /// What a finished figure finds: from memory, or from its data file when
+    /// it was skipped; nil when it failed or its file cannot be read.
+    func findingsOf(_ i: Int, _ outcome: Outcome?) -> [String]? {
+        guard let outcome, outcome.status != .failed, case let .figure(f) = items[i].kind else { return nil }
+        if let found = outcome.findings { return found }
+        guard let (record, _) = try? FigurePipeline.readRecord(items[i].base + ".json", registry: registry) else { return nil }
+        return try? f.view.findings(record.data, record.options)
     }
 
     func render(_ i: Int, model: Model, options values: [String: String]) throws {
