@@ -202,8 +202,11 @@ def write_records():
     with tempfile.TemporaryDirectory() as tmp:
         prompts = os.path.join(tmp, "set.jsonl")
         with open(prompts, "w") as f:
+            # Four prompts a topic: each half of the tags' split needs two.
             for topic, text in [("sea", "the ship sails on"), ("sea", "a wave hits the shore"),
-                                ("food", "bread and jam for tea"), ("food", "a bowl of hot soup")]:
+                                ("sea", "the tide comes in fast"), ("sea", "gulls over the harbour"),
+                                ("food", "bread and jam for tea"), ("food", "a bowl of hot soup"),
+                                ("food", "rice with beans and salt"), ("food", "an apple pie cooling")]:
                 f.write(json.dumps({"topic": topic, "text": text}) + "\n")
         cases = {
             "logit-lens": ["logit-lens", "--prompt", "a b c a"],
@@ -216,7 +219,8 @@ def write_records():
             "neuron-clusters-kmeans": ["neuron-clusters", "--set", "prompts=" + prompts, "--set", "layer=1",
                                        "--set", "neurons=5", "--set", "clusters=2", "--set", "method=kmeans"],
             "text-deep-dream": ["text-deep-dream", "--prompt", "a b", "--set", "layer=0", "--set", "neuron=3",
-                                "--set", "steps=4", "--set", "positions=3", "--set", "show=2"],
+                                "--set", "steps=4", "--set", "positions=3", "--set", "show=2", "--set", "candidates=8",
+                                "--set", "prompts=" + prompts],
         }
         for name, args in cases.items():
             out = os.path.join(tmp, name + ".png")

@@ -11,7 +11,8 @@ enum Clustering {
         let norms = x.map { $0.reduce(0) { $0 + $1 * $1 }.squareRoot() }
         return x.indices.map { i in x.indices.map { j in
             guard norms[i] > 0, norms[j] > 0 else { return i == j ? 0 : 1 }
-            return 1 - zip(x[i], x[j]).reduce(0) { $0 + $1.0 * $1.1 } / (norms[i] * norms[j])
+            // Rounding can take 1 − cos a hair below 0 for identical directions.
+            return max(0, 1 - zip(x[i], x[j]).reduce(0) { $0 + $1.0 * $1.1 } / (norms[i] * norms[j]))
         } }
     }
 

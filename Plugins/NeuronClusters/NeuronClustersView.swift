@@ -133,7 +133,9 @@ public struct NeuronClustersView: ViewPlugin {
 
         // Every prompt in packed passes (see Model.forward(batch:)), in topic order.
         let hook = HookPoint.mlpPost(l)
+        input.report("prompts run", 0, prompts.count)
         let run = try PromptSetRun.run(set, model: model, hook: hook, block: l)
+        input.report("prompts run", prompts.count, prompts.count)
         let batch = fileOrder.map { run.ids[$0] }
         for (i, ids) in batch.enumerated() where ids.count <= first {
             throw CoreError.badPromptSet(path: o.prompts, line: nil,

@@ -161,6 +161,7 @@ public struct TextDeepDreamView: ViewPlugin {
         let tokenizer = model.tokenizer
 
         let prefix = model.prependsBOS ? [tokenizer.bosId ?? 0] : [input.ids.first ?? 0]
+        if o.reference || o.`init` == .promptSet { input.report("reference passage: prompt set", 0, 1) }
         let reference = o.reference || o.`init` == .promptSet
             ? try bestPassage(model: model, set: PromptSet(path: o.prompts), target: target, width: o.positions, prefix: prefix) : nil
         var rng = SeededRandom(seed: UInt64(bitPattern: Int64(o.seed)))
@@ -188,6 +189,7 @@ public struct TextDeepDreamView: ViewPlugin {
                 seed: UInt64(bitPattern: Int64(o.seed))))
             for s in 0 ... o.steps {
                 if s > 0 { evaluated += try dreamer.step() }
+                input.report("steps", s, o.steps)
                 let m = dreamer.current
                 steps.append(step(s, ids: m.ids, activation: m.activation, per: m.perToken, ce: m.crossEntropy))
                 if best == nil || dreamer.score(m) > best!.score { best = (s, m.ids, dreamer.score(m)) }
@@ -200,6 +202,7 @@ public struct TextDeepDreamView: ViewPlugin {
             for s in 0 ... o.steps {
                 let tau = settings.temperature(at: min(s, o.steps - 1))
                 let e = s < o.steps ? try dreamer.ascend(temperature: tau) : try dreamer.evaluate(temperature: tau)
+                input.report("steps", s, o.steps)
                 steps.append(step(s, ids: e.projected, activation: e.mean, per: e.perToken, ce: nil, tau: Double(tau), relaxed: Double(e.relaxed)))
                 if best == nil || e.mean > best!.score { best = (s, e.projected, e.mean) }
             }

@@ -121,8 +121,16 @@ struct Render: ParsableCommand {
         // A view that reads no prompt (neuron clusters) runs on BOS alone.
         let noPrompt = !input.isGiven && !registered.info.usesPrompt
         let ids = noPrompt ? [model.tokenizer.bosId ?? 0] : try input.tokens(for: model)
-        let analysis = try AnalysisInput(model: model, prompt: noPrompt ? "" : input.description, ids: ids,
+        var analysis = try AnalysisInput(model: model, prompt: noPrompt ? "" : input.description, ids: ids,
                                          hooks: registered.info.hookFilter)
+        // A long analysis (a dream's steps) shows how far it is, on a terminal only.
+        let terminal = isatty(2) != 0
+        if terminal {
+            analysis.progress = { stage, done, total in
+                FileHandle.standardError.write(Data("\r\u{1B}[2K\(view): \(stage) \(done)/\(total)".utf8))
+            }
+        }
+        defer { if terminal { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) } }
         let record = try FigurePipeline.analyze(registered, input: analysis, options: options)
         try figure.write(record, view: registered, path: path, format: format)
     }

@@ -245,6 +245,13 @@ public struct AnalysisInput: Sendable {
 
     public var cache: ActivationCache { forward.cache }
 
+    /// Where a long analysis says how far it has come (`loupe render` shows
+    /// it on a terminal); nil: nowhere.
+    public var progress: (@Sendable (_ stage: String, _ done: Int, _ total: Int) -> Void)?
+
+    /// Reports `done` of `total` units of `stage` ("prompts", "steps").
+    public func report(_ stage: String, _ done: Int, _ total: Int) { progress?(stage, done, total) }
+
     /// Runs the model over `ids`, recording the hooks `hooks` selects: every
     /// hook by default, so that any number of views can share one pass; a
     /// single view can ask for just `info.hookFilter`.

@@ -209,7 +209,7 @@ struct TinyGallery {
         // The dream's options hold the values the clustering exported.
         let clusters = try #require(FileManager.default.contents(atPath: folder + "/out/clusters/all.json"))
         let data = try #require((try JSONSerialization.jsonObject(with: clusters) as? [String: Any])?["data"] as? [String: Any])
-        let neurons = try #require(data["neurons"] as? [Int])
+        let neurons = try #require(data["neurons"] as? [[String: Any]]).compactMap { $0["neuron"] as? Int }
         let options = try #require(m["dream/abc"]?["options"] as? [String: Any])
         #expect(options["layer"] as? Int == 1)
         let neuron = try #require(options["neuron"] as? Int)
