@@ -267,7 +267,11 @@ public struct NeuronClustersView: ViewPlugin {
         let line = measure.measure("Ag", tick).height
         let rowLabels = measure.measure("n0000", small).width + theme.gap
         let eta = measure.measure("0.00", small).width + theme.gap
-        let tagWidth = data.tags.flatMap { tagLines($0, data) }.map { measure.measure($0, tick).width }.max() ?? 0
+        // A tag's first line is set in bold, its second smaller.
+        let tagWidth = data.tags.map { t -> Double in
+            let lines = tagLines(t, data)
+            return max(measure.measure(lines[0], tick.withBold()).width, measure.measure(lines[1], small).width)
+        }.max() ?? 0
         let fullTags = min(240, tagWidth) + 3.5 * theme.gap
         let colorbar = Colorbar(colormap: .rdbu, scale: Self.scale, label: Self.colorbarLabel).width(measure, theme: theme)
         let dendrogram = data.merges.isEmpty ? 0.0 : 50.0
@@ -456,13 +460,13 @@ public struct NeuronClustersView: ViewPlugin {
             x += line * 0.6 + theme.gap / 2
             x += canvas.text("C\(tag.cluster + 1) n\(tag.neuron):", at: Point(x, y), font: tick.withBold(), color: theme.foreground).width + theme.gap
             if let e = tag.examples.first {
-                let source = "  (\(String(format: "%.2f", e.activation)), \(data.prompts[e.prompt].topic) #\(e.prompt + 1))"
+                let source = "  (\(String(format: "%.2f", e.activation)); \(data.prompts[e.prompt].topic), prompt \(e.prompt + 1))"
                 let token = e.token.trimmingCharacters(in: .whitespaces)
                 let before = "…" + e.before + String(e.token.prefix { $0 == " " })
                 x += canvas.text(TokenText.visible(before).replacingOccurrences(of: "·", with: " "), at: Point(x, y), font: tick, color: theme.muted,
                                  maxWidth: max(10, right - x)).width
                 let box = canvas.measure(token.isEmpty ? e.token : token, tick.withBold())
-                canvas.fill(Rect(x: x - 1, y: y, width: box.width + 2, height: box.height), Colormap.rdbu.color(at: 0.12).withAlpha(0.35))
+                canvas.fill(Rect(x: x - 1, y: y, width: box.width + 2, height: box.height), Colormap.rdbu.color(at: 0.85).withAlpha(0.35))
                 x += canvas.text(token.isEmpty ? TokenText.visible(e.token) : token, at: Point(x, y), font: tick.withBold(), color: theme.foreground).width + 1
                 x += canvas.text(e.after.replacingOccurrences(of: "\n", with: "↵") + "…", at: Point(x, y), font: tick, color: theme.muted,
                                  maxWidth: max(10, right - x - canvas.measure(source, small).width)).width

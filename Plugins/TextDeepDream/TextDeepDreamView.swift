@@ -343,7 +343,7 @@ public struct TextDeepDreamView: ViewPlugin {
     /// One line under the charts: the best dream against the best passage.
     func verdict(_ data: Data) -> String {
         let b = data.best.text
-        var s = "Best dream \(String(format: "%.3f", b.activation)) (cross-entropy \(String(format: "%.2f", b.crossEntropy)))"
+        var s = (data.fluency > 0 ? "Fluency weight \(String(format: "%g", data.fluency)): best" : "Best") + " dream \(String(format: "%.3f", b.activation)) (cross-entropy \(String(format: "%.2f", b.crossEntropy)))"
         if let r = data.reference {
             s += (b.activation >= r.text.activation ? " ≥ " : " < ")
             s += "best passage \(String(format: "%.3f", r.text.activation)) (\(String(format: "%.2f", r.text.crossEntropy)); \(r.topic) #\(r.prompt))"
@@ -394,7 +394,13 @@ public struct TextDeepDreamView: ViewPlugin {
             activity.append(.init(label: "relaxed input (diagnostic)", points: steps.compactMap { s in s.relaxed.map { (Double(s.step), $0) } },
                                   color: Palette.categorical(1)))
         }
-        activity.append(.init(label: data.method == .relaxed ? "projected (real tokens)" : "best so far (real tokens)",
+        if data.fluency > 0 {
+            // What the search climbs: the best text's score, of which the activation is one part.
+            activity.append(.init(label: "best score (− \(String(format: "%g", data.fluency)) · CE)",
+                                  points: steps.compactMap { s in s.crossEntropy.map { (Double(s.step), s.projected - data.fluency * $0) } },
+                                  color: Palette.categorical(2)))
+        }
+        activity.append(.init(label: data.method == .relaxed ? "projected (real tokens)" : data.fluency > 0 ? "its activation" : "best so far (real tokens)",
                               points: steps.map { (Double($0.step), $0.projected) }, color: theme.accent))
         if let r = data.reference {
             activity.append(.init(label: "best passage", points: [(xs.0, r.text.activation), (xs.1, r.text.activation)],
@@ -405,7 +411,7 @@ public struct TextDeepDreamView: ViewPlugin {
             right = LineChart(series: [.init(label: "τ", points: steps.compactMap { s in s.temperature.map { (Double(s.step), $0) } },
                                              color: theme.muted, dashed: true)], xTitle: "step", yTitle: "temperature")
         } else {
-            var series: [LineChart.Series] = [.init(label: "best so far", points: steps.compactMap { s in s.crossEntropy.map { (Double(s.step), $0) } },
+            var series: [LineChart.Series] = [.init(label: data.fluency > 0 ? "best score's" : "best so far", points: steps.compactMap { s in s.crossEntropy.map { (Double(s.step), $0) } },
                                                     color: theme.accent)]
             if let r = data.reference {
                 series.append(.init(label: "best passage", points: [(xs.0, r.text.crossEntropy), (xs.1, r.text.crossEntropy)],

@@ -415,6 +415,7 @@ extension FamilyViewTests {
         #expect(data.best.step == scores.indices.max { scores[$0] < scores[$1] })
         let again = try TextDeepDreamTests.rerun(data.best.text.ids, model: try smollm2.get())
         #expect(abs(again.crossEntropy - data.best.text.crossEntropy) < 1e-4 && abs(again.crossEntropy - data.steps[data.best.step].crossEntropy!) < 1e-4)
+        try checkDrawing(a, named: "text-deep-dream-fluency")
     }
 
     /// Options of the other method are refused, never ignored.
