@@ -127,6 +127,14 @@ public struct NeuronClustersView: ViewPlugin {
                                          detail: "topic '\(printable(topic, limit: 80))' has fewer than 4 prompts; each half of the split needs at least 2")
         }
         let m = c.dMLP, l = o.layer
+        // A permutation p is at least 1 / (shuffles + 1), and Holm multiplies
+        // the smallest by the clusters tested: too few shuffles could never
+        // tag anything, which the figure would present as "no topic".
+        let k = min(o.clusters, o.neurons, m)
+        if Double(k) / Double(o.permutations + 1) >= o.alpha {
+            let needed = Int((Double(k) / o.alpha).rounded(.down))
+            throw CoreError.invalidInput(view: Self.info.id, detail: "with \(k) clusters, \(o.permutations) permutations cannot reach alpha \(String(format: "%g", o.alpha)) (the smallest corrected p is \(k) / \(o.permutations + 1)); set permutations to at least \(needed)")
+        }
         // BOS is an attention sink, and the first content tokens see almost
         // no context: their activations rank neurons by position, not meaning.
         let first = (model.prependsBOS ? 1 : 0) + o.skip

@@ -524,6 +524,10 @@ extension FamilyViewTests {
         }
         #expect { try render("neuron-clusters", prompt: "", options: ["layer": "30"]) } throws: { "\($0)".contains("layer 30 is out of range") }
         #expect { try render("neuron-clusters", prompt: "", options: ["permutations": "100"]) } throws: { "\($0)".contains("permutations") }
+        // Too few shuffles for the clusters tested could never tag anything: refused, not drawn as "no topic".
+        #expect { try render("neuron-clusters", prompt: "", options: ["clusters": "20", "permutations": "1000"]) } throws: {
+            "\($0)" == "view 'neuron-clusters': with 20 clusters, 1000 permutations cannot reach alpha 0.01 (the smallest corrected p is 20 / 1001); set permutations to at least 2000"
+        }
     }
 }
 
