@@ -89,8 +89,8 @@ struct BenchScaling: ParsableCommand {
         discussion: """
         Measures the matrix product's peak (the best of five 2048³ sgemms), then times the
         forward pass at 64, 256 and 1024 tokens (full cache and none), and a
-        pass over 1, 16 and 120 prompts of the built-in topic set as
-        neuron-clusters makes it (block 15's MLP activations), one prompt at a
+        pass over 1, 16 and 120 prompts of builtin:topics-small (cycled past
+        its 120) as neuron-clusters makes it (block 15's MLP activations), one prompt at a
         time and batched. Each time is beside its compute limit: the FLOPs of
         its matrix products (attention counted over the causal triangle)
         divided by the measured peak. Memory is what the cache recorded and
@@ -160,7 +160,9 @@ struct BenchScaling: ParsableCommand {
         let peak = MatrixProduct.gflops()
         func limit(_ flops: Double) -> Double { flops / (peak * 1e9) * 1000 }
         // The prompt sets first: their peak memory is below the long prompts'.
-        let set = try PromptSet(path: PromptSet.defaultPath)
+        // The small set, so that sizes measured on it before the default set
+        // grew stay comparable.
+        let set = try PromptSet(path: PromptSet.builtinPrefix + "topics-small")
         let layer = min(15, model.config.layers - 1)
         let hooks = HookFilter.matching(["blocks.\(layer).mlp.hook_post"])
         var sets: [PromptRow] = []
@@ -204,7 +206,7 @@ struct BenchScaling: ParsableCommand {
             print(String(format: "%6d  %8.1f ms  %6.2f×  %8.1f ms  %6.2f×  %6.1f ms  %6.0f MB  %6.0f MB", r.tokens, r.full_cache_ms,
                          r.full_cache_over_limit, r.no_cache_ms, r.no_cache_over_limit, r.limit_ms, r.recorded_mb, r.peak_rss_mb))
         }
-        print("prompts (topic set, block \(layer)'s MLP activations)")
+        print("prompts (builtin:topics-small, block \(layer)'s MLP activations)")
         print("prompts  tokens   one at a time     batched   speed-up   × limit   peak RSS")
         for r in sets {
             print(String(format: "%7d  %6d  %11.1f ms  %7.1f ms  %7.2f×  %6.2f×  %6.0f MB", r.prompts, r.tokens, r.one_at_a_time_ms,
