@@ -224,7 +224,10 @@ public enum TopicStatistics {
 
         // Each cluster: its candidate topic on the discovery half, tested once on the held-out half.
         var rng = SeededRandom(seed: s.seed ^ 0x5EED_7E57)
-        var tests = (0 ..< k).map { cl -> ClusterTest in
+        // k-means can leave a cluster empty (identical profiles); it numbers
+        // clusters by size, so the ones found are 0 ..< found.
+        let found = (clusters.max() ?? 0) + 1
+        var tests = (0 ..< found).map { cl -> ClusterTest in
             let members = chosen.indices.filter { clusters[$0] == cl }
             let score = labels.indices.map { p in members.reduce(0) { $0 + values[$1][p] } / Double(members.count) }
             let a = discovery.map { score[$0] }, b = heldOut.map { score[$0] }

@@ -109,6 +109,20 @@ import Testing
         #expect(r.agreement == nil)
     }
 
+    /// k-means on identical profiles leaves clusters empty: the tests cover
+    /// the clusters found, none of them empty.
+    @Test func kMeansWithIdenticalProfiles() {
+        let labels = (0 ..< 40).map { $0 / 10 }
+        let importance = labels.indices.map { p in [Double](repeating: (labels[p] == 1 ? 2 : 0) + 0.01 * Double(p % 10), count: 6) }
+        var settings = Self.settings
+        settings.linkage = nil
+        settings.neurons = 6
+        settings.clusters = 3
+        let r = TopicStatistics.analyse(importance: importance, labels: labels, topics: 4, settings: settings)
+        #expect(Set(r.clusters).count < 3, "the profiles were meant to leave a cluster empty: \(r.clusters)")
+        #expect(r.tests.count == Set(r.clusters).count && r.tests.allSatisfy { $0.size > 0 }, "\(r.clusters) \(r.tests)")
+    }
+
     /// The error rate is what α says: over 100 null data sets at α = 0.05,
     /// the share with any tag stays at or under 0.12 (its expected value is
     /// at most 0.05; a binomial(100, 0.05) exceeds 11 with probability 0.005).
