@@ -53,9 +53,13 @@ public struct ColorScale: Sendable, Equatable, Codable {
         if v == 0 { return "0" }
         let a = abs(v)
         if a >= 1e4 || a < 1e-3 {
-            let e = Int(floor(log10(a)))
-            let m = v / pow(10, Double(e))
-            return abs(m - 1) < 1e-9 ? "1e\(e)" : String(format: "%.1fe%d", m, e)
+            // One style for every tick: the mantissa to one decimal, and no
+            // ".0" (so 1e4 and 2e4 sit together, not 1e4 and 2.0e4).
+            var e = Int(floor(log10(a)))
+            var m = (v / pow(10, Double(e)) * 10).rounded() / 10
+            if abs(m) >= 10 { m /= 10; e += 1 }
+            let whole = abs(m - m.rounded()) < 1e-9
+            return whole ? "\(Int(m.rounded()))e\(e)" : String(format: "%.1fe%d", m, e)
         }
         var s = String(format: a >= 100 ? "%.0f" : a >= 10 ? "%.1f" : "%.2f", v)
         if s.contains(".") {

@@ -17,9 +17,14 @@ public struct LineChart: Sendable {
     public var xTitle: String
     public var yTitle: String
     public var title: String
+    /// A logarithmic y axis (positive values only), and one whose smallest
+    /// value is at the top (a rank, where 1 is best).
+    public var logarithmicY: Bool
+    public var reversedY: Bool
 
-    public init(series: [Series], xTitle: String, yTitle: String, title: String = "") {
+    public init(series: [Series], xTitle: String, yTitle: String, title: String = "", logarithmicY: Bool = false, reversedY: Bool = false) {
         self.series = series; self.xTitle = xTitle; self.yTitle = yTitle; self.title = title
+        self.logarithmicY = logarithmicY; self.reversedY = reversedY
     }
 
     func range(_ values: [Double]) -> (Double, Double) {
@@ -32,8 +37,19 @@ public struct LineChart: Sendable {
 
     public func draw(_ canvas: Canvas, in frame: Rect, theme: Theme) {
         let xs = series.flatMap { $0.points.map(\.x) }, ys = series.flatMap { $0.points.map(\.y) }
-        let (x0, x1) = range(xs), (y0, y1) = range(ys)
-        let xScale = ColorScale(low: x0, high: x1), yScale = ColorScale(low: y0, high: y1)
+        let (x0, x1) = range(xs)
+        let yScale: ColorScale
+        if logarithmicY {
+            let positive = ys.filter { $0.isFinite && $0 > 0 }
+            let lo = positive.min() ?? 1, hi = positive.max() ?? 10
+            // Whole decades, so the ticks fall on powers of ten.
+            yScale = ColorScale(low: pow(10, (log10(lo)).rounded(.down)), high: pow(10, max((log10(hi)).rounded(.up), (log10(lo)).rounded(.down) + 1)),
+                                logarithmic: true, reversed: reversedY)
+        } else {
+            let (y0, y1) = range(ys)
+            yScale = ColorScale(low: y0, high: y1, reversed: reversedY)
+        }
+        let xScale = ColorScale(low: x0, high: x1)
         let yTicks = yScale.ticks(maxCount: 5), xTicks = xScale.ticks(maxCount: 6)
         let tick = theme.tickFont
         let line = canvas.measure("Ag", tick).height
@@ -62,7 +78,7 @@ public struct LineChart: Sendable {
         }
         canvas.stroke(plot, theme.rule, width: theme.lineWidth / 2)
         for s in series {
-            let points = s.points.filter { $0.y.isFinite }.map { Point(px($0.x), py($0.y)) }
+            let points = s.points.filter { $0.y.isFinite && (!logarithmicY || $0.y > 0) }.map { Point(px($0.x), py($0.y)) }
             canvas.clipped(to: plot) {
                 canvas.polyline(points, s.color, width: theme.lineWidth * 2, dash: s.dashed ? [3, 2] : [])
             }

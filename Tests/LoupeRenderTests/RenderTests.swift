@@ -225,3 +225,10 @@ let worldTokens = ["Hello", "·world", "↵", "东京", "の", "مرحبا", "�
     #expect(ColorScale(low: 0, high: 1).ticks() == [0, 0.25, 0.5, 0.75, 1])
     #expect(ColorScale(low: 1, high: 1e308, logarithmic: true).ticks().count <= 400)
 }
+
+/// Tick labels in scientific notation share one style: a whole mantissa
+/// has no ".0", so a linear colour bar reads 1e4, 2e4 (not 1e4, 2.0e4);
+/// a mantissa that rounds to 10 moves to the next power.
+@Test func scientificTicksShareOneStyle() {
+    #expect([1e4, 2e4, 2.5e4, 99_600, 1.5e-4, -3e-5, 120].map(ColorScale.format) == ["1e4", "2e4", "2.5e4", "1e5", "1.5e-4", "-3e-5", "120"])
+}

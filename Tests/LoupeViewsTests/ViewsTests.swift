@@ -154,7 +154,7 @@ extension FamilyViewTests {
             "\($0)".contains("view 'logit-lens' has no option 'colour'") && "\($0)".contains("did you mean 'colormap'?")
         }
         #expect { try view.resolveOptions(["metric": "accuracy"]) } throws: {
-            "\($0)" == "view 'logit-lens' option 'metric': 'accuracy' is not one of top-prob, target-prob, target-rank, entropy, kl-final"
+            "\($0)" == "view 'logit-lens' option 'metric': 'accuracy' is not one of top-prob, target-prob, target-rank, target-logit, entropy, kl-final"
         }
         #expect { try view.resolveOptions(["stride": "two"]) } throws: { "\($0)".contains("'two' is not a whole number from 1 to 4096") }
         #expect { try view.resolveOptions(["stride": "0"]) } throws: {
@@ -222,6 +222,70 @@ extension FamilyViewTests {
             if metric == .targetRank { #expect(data.values.joined().compactMap { $0 }.allSatisfy { $0 >= 1 }) }
             if metric == .klFinal { #expect(data.values.last!.allSatisfy { abs($0 ?? 1) < 1e-6 }, "KL of the final layer to itself") }
             try checkDrawing(record, named: "logit-lens-\(metric.rawValue)")
+        }
+    }
+
+    /// A named target is followed at every position, the last included: the
+    /// final row's probability, rank and logit of " Paris" are the model's
+    /// own (its logits through a plain forward pass: the lens's last row is
+    /// the same final norm and unembedding, to float rounding, 1e-5).
+    @Test func namedTargetAtEveryPosition() throws {
+        let prompt = "The Eiffel Tower is located in the city of"
+        let model = try smollm2.get()
+        let paris = model.tokenizer.encode(" Paris")
+        #expect(paris.count == 1)
+        let ids = model.tokenize(prompt)
+        let logits = try #require(try model.forward(ids, hooks: .none).logits).row(ids.count - 1).map(Double.init)
+        let top = logits.max()!
+        let lse = log(logits.reduce(0) { $0 + exp($1 - top) }) + top
+        let expected: [LogitLensView.Metric: Double] = [
+            .targetProb: exp(logits[paris[0]] - lse), .targetLogit: logits[paris[0]],
+            .targetRank: Double(1 + logits.filter { $0 > logits[paris[0]] }.count)]
+        for (metric, value) in expected {
+            for target in [" Paris", "id:\(paris[0])"] {
+                let (_, record) = try render("logit-lens", prompt: prompt, options: ["metric": metric.rawValue, "target": target])
+                let data = try #require(record.data as? LogitLensView.Data)
+                #expect(data.target?.id == paris[0])
+                #expect(data.values.allSatisfy { row in row.allSatisfy { $0 != nil } }, "\(metric): a value at every position")
+                let last = try #require(data.values.last?.last ?? nil)
+                #expect(abs(last - value) <= 1e-5 * max(1, abs(value)), "\(metric) \(target): \(last), expected \(value)")
+            }
+        }
+        // Without a target the true next token is followed: nothing after the last position.
+        let (_, plain) = try render("logit-lens", prompt: prompt, options: ["metric": "target-prob"])
+        #expect((plain.data as? LogitLensView.Data)?.values.allSatisfy { $0.last! == nil } == true)
+    }
+
+    /// The trajectory: the chosen positions' metric by layer, rank on a log
+    /// axis; without the embedding row, the rows start at block 0's output.
+    @Test func trajectoryOfTheTarget() throws {
+        let prompt = "The Eiffel Tower is located in the city of"
+        let (_, record) = try render("logit-lens", prompt: prompt, options: ["mode": "trajectory", "metric": "target-rank", "target": " Paris",
+                                                                             "positions": "-1, 5,-1", "embedding": "false"])
+        let data = try #require(record.data as? LogitLensView.Data)
+        let t = try smollm2.get().tokenize(prompt).count
+        #expect(data.mode == .trajectory && data.positions == [t - 1, 5] && data.layers == Array(1 ... 30))
+        #expect(data.values.last?.first == 1, "the model's own top-1 is Paris")
+        try checkDrawing(record, named: "logit-lens-trajectory")
+    }
+
+    @Test func targetAndModeOptionsAreChecked() throws {
+        let prompt = "The Eiffel Tower is"
+        let cases: [([String: String], String)] = [
+            (["metric": "target-prob", "target": " Paris is"], "target ' Paris is' is 2 tokens ('·Paris' '·is'), not one; name one token, or its id as id:N"),
+            (["metric": "target-prob", "target": "id:49152"], "target id 49152 is outside the vocabulary (0 to 49151)"),
+            (["target": " Paris"], "option 'target' applies to the metrics target-prob, target-rank and target-logit, not top-prob"),
+            (["positions": "1"], "option 'positions' applies to mode=trajectory, not mode=grid"),
+            (["mode": "trajectory", "flip": "true"], "option 'flip' applies to mode=grid, not mode=trajectory"),
+            (["mode": "trajectory", "positions": "9"], "positions: '9' is not a position of the prompt's 6 tokens (0 to 5, or -1 to -6)"),
+            (["mode": "trajectory", "positions": "0,1,2,3,4,5,-1,-2,-3,-4,-5,-6"], ""),
+        ]
+        for (options, message) in cases {
+            if message.isEmpty {
+                #expect(throws: Never.self) { try render("logit-lens", prompt: prompt, options: options) }
+                continue
+            }
+            #expect { try render("logit-lens", prompt: prompt, options: options) } throws: { "\($0)" == "view 'logit-lens': " + message }
         }
     }
 }
