@@ -73,14 +73,24 @@ public struct Heatmap: Sendable {
         return Margins(left: left, right: right, top: top, bottom: bottom, columnsVertical: vertical)
     }
 
-    /// The size the heatmap wants at its natural cell size.
+    /// The widest natural size, 20 in: a long prompt's natural cells would
+    /// make a figure no raster can hold (129 tokens of the logit lens were
+    /// 86 in); past it the cells narrow, and text that no longer fits a
+    /// cell is left out.
+    public static let maxNaturalWidth = 20.0 * 72
+
+    /// The size the heatmap wants at its natural cell size (at most
+    /// `maxNaturalWidth` wide).
     public func naturalSize(_ canvas: Canvas, theme: Theme) -> Size {
         let cell = naturalCell(canvas, theme: theme)
         let m = margins(canvas, theme: theme, cellWidth: cell.width)
         // Wide titles widen the figure rather than run off it.
         let titleWidth = title.isEmpty ? 0 : canvas.measure(title, theme.titleFont).width + 2 * theme.margin
-        return Size(max(m.left + m.right + Double(columns) * cell.width, titleWidth),
-                    m.top + m.bottom + Double(rows) * cell.height)
+        let width = max(m.left + m.right + Double(columns) * cell.width, titleWidth)
+        if width > Self.maxNaturalWidth {
+            return Size(Self.maxNaturalWidth, height(forWidth: Self.maxNaturalWidth, canvas, theme: theme))
+        }
+        return Size(width, m.top + m.bottom + Double(rows) * cell.height)
     }
 
     /// The height that goes with a given width (cells keep their natural aspect).
@@ -249,11 +259,13 @@ public struct Heatmap: Sendable {
         let cut = all.filter { canvas.measure($0, font).width > cw - 2 }.count
         guard cut * 2 <= all.count else { return }
         for r in 0 ..< min(rows, text.count) {
-            for c in 0 ..< min(columns, text[r].count) where !text[r][c].isEmpty {
+            // A text that does not fit its cell is left out, not cut to an
+            // ellipsis (a cell of "…" says nothing and reads as a token).
+            for c in 0 ..< min(columns, text[r].count) where !text[r][c].isEmpty && canvas.measure(text[r][c], font).width <= cw - 2 {
                 let background = colors[r * columns + c]
                 let ink = background.luminance > 0.4 ? Color.black : Color.white
                 canvas.text(text[r][c], at: Point(plot.x + (Double(c) + 0.5) * cw, plot.y + (Double(r) + 0.5) * ch),
-                            font: font, color: ink, anchor: .center, maxWidth: cw - 2)
+                            font: font, color: ink, anchor: .center)
             }
         }
     }

@@ -269,6 +269,18 @@ extension FamilyViewTests {
         try checkDrawing(record, named: "logit-lens-trajectory")
     }
 
+    /// A long prompt renders at the default settings: past 20 in the cells
+    /// narrow (at 100 dpi, at most 2 000 px wide) instead of the figure
+    /// growing past what a raster can hold.
+    @Test func longPromptsRenderAtTheDefaults() throws {
+        let prompt = (0 ..< 50).map { "word\($0)" }.joined(separator: " ")
+        let (png, record) = try render("logit-lens", prompt: prompt)
+        let data = try #require(record.data as? LogitLensView.Data)
+        #expect(data.positions.count >= 129)
+        let width = png[16 ..< 20].reduce(0) { $0 << 8 | Int($1) }
+        #expect(width <= 2000 && width >= 1900, "\(width) px")
+    }
+
     @Test func targetAndModeOptionsAreChecked() throws {
         let prompt = "The Eiffel Tower is"
         let cases: [([String: String], String)] = [
