@@ -17,6 +17,8 @@ public struct AttentionView: ViewPlugin {
         hooks: ["blocks.*.attn.hook_pattern"])
 
     public enum Mode: String, Codable, Sendable, OptionChoice { case head, grid, scores }
+    public enum Bos: String, Codable, Sendable, OptionChoice { case show, hide }
+    public enum Scale: String, Codable, Sendable, OptionChoice { case linear, log }
 
     public enum Score: String, Codable, Sendable, OptionChoice {
         case previousToken = "previous-token", induction, firstToken = "first-token", entropy
@@ -41,6 +43,10 @@ public struct AttentionView: ViewPlugin {
         @ViewOption("query head (mode=head)", range: 0 ... 4095) public var head = 0
         @ViewOption("head score (mode=scores)") public var score: Score = .induction
         @ViewOption("write the weights (mode=head) or scores (mode=scores) in the cells") public var annotate = false
+        @ViewOption("mode=head and grid: hide leaves out the first position's row and column (BOS, where most heads park their weight), and the colours span the weights left")
+        public var bos: Bos = .show
+        @ViewOption("mode=head and grid: colour scale of the weights (log: 0.001 to 1, smaller weights at the bottom)")
+        public var scale: Scale = .linear
         @ViewOption("colour map", allowed: Colormap.sequential) public var colormap: Colormap = .viridis
         @ViewOption("figure title (default: none)") public var title = ""
         public init() {}
@@ -76,6 +82,10 @@ public struct AttentionView: ViewPlugin {
     public func analyze(_ input: AnalysisInput, options: Options) throws -> Data {
         let c = input.model.config
         let t = input.ids.count
+        // Drawing options of the pattern modes are refused for scores, never ignored.
+        if options.mode == .scores, let name = [("bos", options.bos != .show), ("scale", options.scale != .linear)].first(where: \.1)?.0 {
+            throw CoreError.invalidInput(view: Self.info.id, detail: "option '\(name)' applies to mode=head and mode=grid, not mode=scores")
+        }
         func pattern(_ l: Int) throws -> Tensor {
             guard let p = input.cache[.pattern(l)] else {
                 throw CoreError.invalidInput(view: Self.info.id, detail: "the activation cache lacks blocks.\(l).attn.hook_pattern")
@@ -190,18 +200,35 @@ public struct AttentionView: ViewPlugin {
     }
 
 
+    /// The positions drawn: all, or all but the first with bos=hide.
+    static func shown(_ t: Int, _ options: Options) -> [Int] { Array((options.bos == .hide && t > 1 ? 1 : 0) ..< t) }
+
+    /// The weights' colour scale and its label: 0 to 1; with bos=hide, 0 to
+    /// the largest weight drawn; on a log scale, 0.001 to 1.
+    static func weightScale(_ drawn: [Float], _ options: Options) -> (ColorScale, String) {
+        if options.scale == .log { return (ColorScale(low: 1e-3, high: 1, logarithmic: true), "attention weight (log)") }
+        guard options.bos == .hide else { return (ColorScale(low: 0, high: 1), "attention weight") }
+        let high = Double(drawn.filter(\.isFinite).max() ?? 1)
+        return (ColorScale(low: 0, high: max(high, 1e-6)), "weight, BOS left out")
+    }
+
+    /// A weight as drawn: on the log scale, those below its floor at the floor.
+    static func drawn(_ w: Float, _ options: Options) -> Float { options.scale == .log && w.isFinite ? max(w, 1e-3) : w }
+
     func headMap(_ data: Data, options: Options) -> Heatmap {
         let p = data.pattern ?? []
-        let t = p.count
+        let shown = Self.shown(p.count, options)
         // Keys the query cannot attend to (later ones, and those outside a sliding window) are masked.
         let block = data.layer ?? 0
-        let values = (0 ..< t).map { q in (0 ..< t).map { k in data.visible(block: block, query: q, key: k) ? Double(p[q][k]) : .nan } }
-        let text = options.annotate ? values.map { $0.map { $0.isNaN ? "" : String(format: "%.2f", $0) } } : nil
-        let labels = data.tokens.map(TokenText.visible)
+        let raw = shown.map { q in shown.map { k in data.visible(block: block, query: q, key: k) ? p[q][k] : Float.nan } }
+        let (scale, label) = Self.weightScale(raw.joined().map { $0 }, options)
+        let values = raw.map { $0.map { Double(Self.drawn($0, options)) } }
+        let text = options.annotate ? raw.map { $0.map { $0.isNaN ? "" : String(format: "%.2f", $0) } } : nil
+        let labels = shown.map { TokenText.visible(data.tokens[$0]) }
         let title = options.title.isEmpty ? "block \(data.layer ?? 0), head \(data.head ?? 0)" : options.title
-        return Heatmap(values: values, colormap: options.colormap, scale: ColorScale(low: 0, high: 1), cellText: text,
+        return Heatmap(values: values, colormap: options.colormap, scale: scale, cellText: text,
                        rowLabels: labels, columnLabels: labels, rowTitle: "query (attending from)",
-                       columnTitle: "key (attended to)", colorbarLabel: "attention weight", title: title)
+                       columnTitle: "key (attended to)", colorbarLabel: label, title: title)
     }
 
     func scoreMap(_ data: Data, options: Options) -> Heatmap {
@@ -220,15 +247,17 @@ public struct AttentionView: ViewPlugin {
     }
 
     func grid(_ data: Data, options: Options) -> SmallMultiples {
-        let t = data.tokens.count
-        let panels = (data.patterns ?? []).enumerated().map { l, heads in
-            heads.map { p in (0 ..< t).map { q in (0 ..< t).map { k in data.visible(block: l, query: q, key: k) ? p[q][k] : Float.nan } } }
+        let shown = Self.shown(data.tokens.count, options)
+        let raw = (data.patterns ?? []).enumerated().map { l, heads in
+            heads.map { p in shown.map { q in shown.map { k in data.visible(block: l, query: q, key: k) ? p[q][k] : Float.nan } } }
         }
+        let (scale, label) = Self.weightScale(raw.joined().joined().joined().map { $0 }, options)
+        let panels = raw.map { $0.map { $0.map { $0.map { Self.drawn($0, options) } } } }
         return SmallMultiples(
             panels: panels, rowLabels: (0 ..< data.layers).map { "\($0)" }, columnLabels: (0 ..< data.heads).map { "\($0)" },
             rowTitle: "block", columnTitle: "head",
             title: options.title.isEmpty ? "attention patterns (query ↓, key →)" : options.title,
-            colormap: options.colormap, scale: ColorScale(low: 0, high: 1), colorbarLabel: "attention weight")
+            colormap: options.colormap, scale: scale, colorbarLabel: label)
     }
 
     /// Natural panel size: two points per token, within 18–48 pt.
@@ -256,9 +285,12 @@ public struct AttentionView: ViewPlugin {
         switch data.mode {
         case .head:
             let p = data.pattern ?? []
+            let shown = Self.shown(p.count, options)
             let rects = headMap(data, options: options).cellRects(measure, in: frame, theme: theme)
-            return rects.enumerated().flatMap { q, row in
-                row.enumerated().compactMap { k, rect -> HitRegion? in
+            return rects.enumerated().flatMap { i, row in
+                row.enumerated().compactMap { j, rect -> HitRegion? in
+                    guard i < shown.count, j < shown.count else { return nil }
+                    let q = shown[i], k = shown[j]
                     guard k <= q, q < p.count, k < p[q].count else { return nil }
                     return HitRegion(rect, title: "weight \(String(format: "%.3f", p[q][k]))",
                                      lines: ["query \(q): \(tokens[q])", "key \(k): \(tokens[k])"])

@@ -61,7 +61,8 @@ public struct ColorScale: Sendable, Equatable, Codable {
             let whole = abs(m - m.rounded()) < 1e-9
             return whole ? "\(Int(m.rounded()))e\(e)" : String(format: "%.1fe%d", m, e)
         }
-        var s = String(format: a >= 100 ? "%.0f" : a >= 10 ? "%.1f" : "%.2f", v)
+        // Three decimals below 0.01, so 0.001 (a log scale's floor) is not printed "0".
+        var s = String(format: a >= 100 ? "%.0f" : a >= 10 ? "%.1f" : a >= 0.01 ? "%.2f" : "%.3f", v)
         if s.contains(".") {
             while s.hasSuffix("0") { s.removeLast() }
             if s.hasSuffix(".") { s.removeLast() }

@@ -231,4 +231,6 @@ let worldTokens = ["Hello", "·world", "↵", "东京", "の", "مرحبا", "�
 /// a mantissa that rounds to 10 moves to the next power.
 @Test func scientificTicksShareOneStyle() {
     #expect([1e4, 2e4, 2.5e4, 99_600, 1.5e-4, -3e-5, 120].map(ColorScale.format) == ["1e4", "2e4", "2.5e4", "1e5", "1.5e-4", "-3e-5", "120"])
+    // A log scale's floor of 0.001 is not "0"; 0.25 keeps its two decimals.
+    #expect([0.001, 0.005, 0.25, 0.5].map(ColorScale.format) == ["0.001", "0.005", "0.25", "0.5"])
 }

@@ -1,4 +1,4 @@
-import Attention
+@testable import Attention
 import Foundation
 import LogitLens
 import LoupeCore
@@ -303,6 +303,32 @@ extension FamilyViewTests {
 }
 
 @Suite struct AttentionTests {
+    /// bos=hide leaves out the first position's query row and key column
+    /// (the hover cells are the rest of the causal triangle), with colours
+    /// to the largest weight left; scale=log draws 0.001 to 1; both are
+    /// refused for mode=scores.
+    @Test func bosColumnAndLogScale() throws {
+        let prompt = "The cat sat on the mat. The cat sat on the"
+        let view = try BuiltinViews.registry.view("attention")
+        let options = ["layer": "17", "head": "4", "bos": "hide"]
+        let (_, record) = try render("attention", prompt: prompt, options: options)
+        let data = try #require(record.data as? AttentionView.Data)
+        let t = data.tokens.count
+        let size = try FigurePipeline.size(of: record, view: view, style: FigureStyle(theme: .light, width: nil, dpi: 100))
+        let hits = try view.hitRegions(record.data, record.options, Rect(origin: Point(0, 0), size: size), .light, try Canvas.measuring())
+        #expect(hits.count == (t - 1) * t / 2, "\(hits.count) cells for \(t) tokens")
+        #expect(hits.allSatisfy { !$0.lines.contains("key 0: \(TokenText.visible(data.tokens[0]))") })
+        let resolved = try #require(try view.resolveOptions(options) as? AttentionView.Options)
+        let drawn = (1 ..< t).flatMap { q in (1 ... q).map { data.pattern![q][$0] } }
+        #expect(AttentionView.weightScale(drawn, resolved).0 == ColorScale(low: 0, high: Double(drawn.max()!)))
+        try checkDrawing(record, named: "attention-bos-hidden")
+        let (_, log) = try render("attention", prompt: prompt, options: ["layer": "17", "head": "4", "scale": "log"])
+        try checkDrawing(log, named: "attention-log")
+        #expect { try render("attention", prompt: prompt, options: ["mode": "scores", "scale": "log"]) } throws: {
+            "\($0)" == "view 'attention': option 'scale' applies to mode=head and mode=grid, not mode=scores"
+        }
+    }
+
     @Test func patternsAgreeWithTheReference() throws {
         let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Paths.internals))) as? [String: Any])
         let p = try #require((json["prompts"] as? [[String: Any]])?.first)
