@@ -250,6 +250,10 @@ public enum TemporaryFiles {
     /// some parents leave their children) is unblocked, so that it can end
     /// the process.
     public static func removeOnSignals() {
+        // The table is made now, not lazily on first use: a handler that ran
+        // its initialiser would allocate inside the signal, and deadlock on
+        // the allocator's lock when the signal came in the middle of a malloc.
+        _ = slots.pointee
         for sig in [SIGINT, SIGTERM, SIGHUP] {
             var current = sigaction()
             guard sigaction(sig, nil, &current) == 0 else { continue }
