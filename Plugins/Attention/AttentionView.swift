@@ -14,11 +14,15 @@ public struct AttentionView: ViewPlugin {
         title: "Attention",
         summary: "Attention patterns: one head, every head as small multiples, or a head score per layer and head.",
         example: ViewExample(prompt: "The cat sat on the mat. The cat sat on the", options: ["mode": "head", "layer": "17", "head": "4"]),
-        hooks: ["blocks.*.attn.hook_pattern"])
+        hooks: ["blocks.*.attn.hook_pattern", "blocks.*.attn.hook_v"])
 
     public enum Mode: String, Codable, Sendable, OptionChoice { case head, grid, scores }
     public enum Bos: String, Codable, Sendable, OptionChoice { case show, hide }
     public enum Scale: String, Codable, Sendable, OptionChoice { case linear, log }
+    /// What a cell shows: the attention weight α_ij, or ‖α_ij f(x_j)‖, the
+    /// weight times the size of what the head moves from the key (its value
+    /// vector through the head's output projection; Kobayashi et al. 2020).
+    public enum Weighting: String, Codable, Sendable, OptionChoice { case attention, norm }
 
     public enum Score: String, Codable, Sendable, OptionChoice {
         case previousToken = "previous-token", induction, firstToken = "first-token", entropy
@@ -47,6 +51,8 @@ public struct AttentionView: ViewPlugin {
         public var bos: Bos = .show
         @ViewOption("mode=head and grid: colour scale of the weights (log: 0.001 to 1, smaller weights at the bottom)")
         public var scale: Scale = .linear
+        @ViewOption("mode=head and grid: attention draws the weights α; norm draws ‖α·f(v)‖, each weight times the norm of the value it moves through the head's output projection (Kobayashi et al. 2020)")
+        public var weight: Weighting = .attention
         @ViewOption("colour map", allowed: Colormap.sequential) public var colormap: Colormap = .viridis
         @ViewOption("figure title (default: none)") public var title = ""
         public init() {}
@@ -62,6 +68,9 @@ public struct AttentionView: ViewPlugin {
         public var layer: Int?
         public var head: Int?
         public var pattern: [[Float]]?
+        /// What `pattern` and `patterns` hold: the weights (attention, or
+        /// absent in older records) or the value-weighted norms (norm).
+        public var weighting: Weighting?
         /// mode=grid: [layers][heads][query][key].
         public var patterns: [[[[Float]]]]?
         /// mode=scores: the score and its value [layers][heads] (nil where undefined).
@@ -83,7 +92,8 @@ public struct AttentionView: ViewPlugin {
         let c = input.model.config
         let t = input.ids.count
         // Drawing options of the pattern modes are refused for scores, never ignored.
-        if options.mode == .scores, let name = [("bos", options.bos != .show), ("scale", options.scale != .linear)].first(where: \.1)?.0 {
+        if options.mode == .scores, let name = [("bos", options.bos != .show), ("scale", options.scale != .linear),
+                                                ("weight", options.weight != .attention)].first(where: \.1)?.0 {
             throw CoreError.invalidInput(view: Self.info.id, detail: "option '\(name)' applies to mode=head and mode=grid, not mode=scores")
         }
         func pattern(_ l: Int) throws -> Tensor {
@@ -97,20 +107,31 @@ public struct AttentionView: ViewPlugin {
         func matrix(_ p: Tensor, _ h: Int) -> [[Float]] {
             (0 ..< t).map { q in Array(p.data[(h * t + q) * t ..< (h * t + q + 1) * t]) }
         }
+        /// What mode=head and grid draw for head h of block l: the weights,
+        /// or with weight=norm each weight times ‖f_h(x_key)‖.
+        func drawn(_ l: Int, _ p: Tensor, _ heads: Range<Int>) throws -> [[[Float]]] {
+            let patterns = heads.map { matrix(p, $0) }
+            guard options.weight == .norm else { return patterns }
+            guard let v = input.cache[.v(l)] else {
+                throw CoreError.invalidInput(view: Self.info.id, detail: "the activation cache lacks blocks.\(l).attn.hook_v")
+            }
+            let norms = try input.model.headOutputNorms(layer: l, values: v)
+            return zip(heads, patterns).map { h, a in
+                a.map { row in row.enumerated().map { k, w in w * norms.data[k * c.heads + h] } }
+            }
+        }
         var data = Data(tokens: input.tokens, mode: options.mode, layers: c.layers, heads: c.heads, kvHeads: c.kvHeads)
         data.windows = c.slidingWindows.contains { $0 != nil } ? c.slidingWindows : nil
+        if options.mode != .scores { data.weighting = options.weight }
         switch options.mode {
         case .head:
             try input.checkLayer(options.layer, view: Self.info.id)
             try input.checkHead(options.head, view: Self.info.id)
             data.layer = options.layer
             data.head = options.head
-            data.pattern = matrix(try pattern(options.layer), options.head)
+            data.pattern = try drawn(options.layer, try pattern(options.layer), options.head ..< options.head + 1)[0]
         case .grid:
-            data.patterns = try (0 ..< c.layers).map { l in
-                let p = try pattern(l)
-                return (0 ..< c.heads).map { matrix(p, $0) }
-            }
+            data.patterns = try (0 ..< c.layers).map { l in try drawn(l, try pattern(l), 0 ..< c.heads) }
         case .scores:
             data.score = options.score
             data.scores = try (0 ..< c.layers).map { l in
@@ -203,17 +224,33 @@ public struct AttentionView: ViewPlugin {
     /// The positions drawn: all, or all but the first with bos=hide.
     static func shown(_ t: Int, _ options: Options) -> [Int] { Array((options.bos == .hide && t > 1 ? 1 : 0) ..< t) }
 
-    /// The weights' colour scale and its label: 0 to 1; with bos=hide, 0 to
-    /// the largest weight drawn; on a log scale, 0.001 to 1.
-    static func weightScale(_ drawn: [Float], _ options: Options) -> (ColorScale, String) {
-        if options.scale == .log { return (ColorScale(low: 1e-3, high: 1, logarithmic: true), "attention weight (log)") }
+    /// The colour scale of the cells and its label. Weights span 0 to 1;
+    /// with bos=hide, 0 to the largest weight drawn; on a log scale, 0.001 to
+    /// 1. Value-weighted norms span 0 to the largest drawn (log: a
+    /// thousandth of it to it).
+    static func weightScale(_ drawn: [Float], _ data: Data, _ options: Options) -> (ColorScale, String) {
+        let largest = Double(drawn.filter(\.isFinite).max() ?? 1)
+        let noBos = options.bos == .hide ? ", BOS left out" : ""
+        if data.weighting == .norm {
+            let high = max(largest, 1e-6)
+            let label = "‖α·f(v)‖" + noBos
+            return options.scale == .log ? (ColorScale(low: high * 1e-3, high: high, logarithmic: true), label + " (log)")
+                                         : (ColorScale(low: 0, high: high), label)
+        }
+        if options.scale == .log { return (ColorScale(low: 1e-3, high: 1, logarithmic: true), "attention weight (log)" + noBos) }
         guard options.bos == .hide else { return (ColorScale(low: 0, high: 1), "attention weight") }
-        let high = Double(drawn.filter(\.isFinite).max() ?? 1)
-        return (ColorScale(low: 0, high: max(high, 1e-6)), "weight, BOS left out")
+        return (ColorScale(low: 0, high: max(largest, 1e-6)), "weight" + noBos)
     }
 
-    /// A weight as drawn: on the log scale, those below its floor at the floor.
-    static func drawn(_ w: Float, _ options: Options) -> Float { options.scale == .log && w.isFinite ? max(w, 1e-3) : w }
+    /// A cell as drawn: on the log scale, values below its floor at the floor.
+    static func drawn(_ w: Float, _ scale: ColorScale) -> Float {
+        scale.logarithmic && w.isFinite ? max(w, Float(scale.low)) : w
+    }
+
+    /// Cell text: two decimals for weights, three significant digits for norms.
+    static func cellText(_ w: Float, _ data: Data) -> String {
+        w.isNaN ? "" : data.weighting == .norm ? String(format: "%.3g", w) : String(format: "%.2f", w)
+    }
 
     func headMap(_ data: Data, options: Options) -> Heatmap {
         let p = data.pattern ?? []
@@ -221,11 +258,12 @@ public struct AttentionView: ViewPlugin {
         // Keys the query cannot attend to (later ones, and those outside a sliding window) are masked.
         let block = data.layer ?? 0
         let raw = shown.map { q in shown.map { k in data.visible(block: block, query: q, key: k) ? p[q][k] : Float.nan } }
-        let (scale, label) = Self.weightScale(raw.joined().map { $0 }, options)
-        let values = raw.map { $0.map { Double(Self.drawn($0, options)) } }
-        let text = options.annotate ? raw.map { $0.map { $0.isNaN ? "" : String(format: "%.2f", $0) } } : nil
+        let (scale, label) = Self.weightScale(raw.joined().map { $0 }, data, options)
+        let values = raw.map { $0.map { Double(Self.drawn($0, scale)) } }
+        let text = options.annotate ? raw.map { $0.map { Self.cellText($0, data) } } : nil
         let labels = shown.map { TokenText.visible(data.tokens[$0]) }
-        let title = options.title.isEmpty ? "block \(data.layer ?? 0), head \(data.head ?? 0)" : options.title
+        let norm = data.weighting == .norm ? ", value-weighted" : ""
+        let title = options.title.isEmpty ? "block \(data.layer ?? 0), head \(data.head ?? 0)\(norm)" : options.title
         return Heatmap(values: values, colormap: options.colormap, scale: scale, cellText: text,
                        rowLabels: labels, columnLabels: labels, rowTitle: "query (attending from)",
                        columnTitle: "key (attended to)", colorbarLabel: label, title: title)
@@ -251,12 +289,12 @@ public struct AttentionView: ViewPlugin {
         let raw = (data.patterns ?? []).enumerated().map { l, heads in
             heads.map { p in shown.map { q in shown.map { k in data.visible(block: l, query: q, key: k) ? p[q][k] : Float.nan } } }
         }
-        let (scale, label) = Self.weightScale(raw.joined().joined().joined().map { $0 }, options)
-        let panels = raw.map { $0.map { $0.map { $0.map { Self.drawn($0, options) } } } }
+        let (scale, label) = Self.weightScale(raw.joined().joined().joined().map { $0 }, data, options)
+        let panels = raw.map { $0.map { $0.map { $0.map { Self.drawn($0, scale) } } } }
         return SmallMultiples(
             panels: panels, rowLabels: (0 ..< data.layers).map { "\($0)" }, columnLabels: (0 ..< data.heads).map { "\($0)" },
             rowTitle: "block", columnTitle: "head",
-            title: options.title.isEmpty ? "attention patterns (query ↓, key →)" : options.title,
+            title: options.title.isEmpty ? (data.weighting == .norm ? "value-weighted patterns (query ↓, key →)" : "attention patterns (query ↓, key →)") : options.title,
             colormap: options.colormap, scale: scale, colorbarLabel: label)
     }
 
@@ -292,7 +330,8 @@ public struct AttentionView: ViewPlugin {
                     guard i < shown.count, j < shown.count else { return nil }
                     let q = shown[i], k = shown[j]
                     guard k <= q, q < p.count, k < p[q].count else { return nil }
-                    return HitRegion(rect, title: "weight \(String(format: "%.3f", p[q][k]))",
+                    let what = data.weighting == .norm ? "‖α·f(v)‖ \(String(format: "%.4g", p[q][k]))" : "weight \(String(format: "%.3f", p[q][k]))"
+                    return HitRegion(rect, title: what,
                                      lines: ["query \(q): \(tokens[q])", "key \(k): \(tokens[k])"])
                 }
             }

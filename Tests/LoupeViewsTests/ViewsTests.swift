@@ -320,12 +320,43 @@ extension FamilyViewTests {
         #expect(hits.allSatisfy { !$0.lines.contains("key 0: \(TokenText.visible(data.tokens[0]))") })
         let resolved = try #require(try view.resolveOptions(options) as? AttentionView.Options)
         let drawn = (1 ..< t).flatMap { q in (1 ... q).map { data.pattern![q][$0] } }
-        #expect(AttentionView.weightScale(drawn, resolved).0 == ColorScale(low: 0, high: Double(drawn.max()!)))
+        #expect(AttentionView.weightScale(drawn, data, resolved).0 == ColorScale(low: 0, high: Double(drawn.max()!)))
         try checkDrawing(record, named: "attention-bos-hidden")
         let (_, log) = try render("attention", prompt: prompt, options: ["layer": "17", "head": "4", "scale": "log"])
         try checkDrawing(log, named: "attention-log")
         #expect { try render("attention", prompt: prompt, options: ["mode": "scores", "scale": "log"]) } throws: {
             "\($0)" == "view 'attention': option 'scale' applies to mode=head and mode=grid, not mode=scores"
+        }
+    }
+
+    /// weight=norm draws α_ij · ‖f_h(x_j)‖ (Kobayashi et al. 2020): the
+    /// pattern cell by cell times the norm of what the head moves from the
+    /// key, to float32 rounding (1e-6 relative: one product). On SmolLM2
+    /// the first position's values are small, so the BOS column that holds
+    /// most of the weight holds a smaller share of the norm.
+    @Test func valueWeightedPattern() throws {
+        let prompt = "The cat sat on the mat. The cat sat on the"
+        let model = try smollm2.get()
+        let (_, weights) = try render("attention", prompt: prompt, options: ["layer": "17", "head": "4"])
+        let (_, record) = try render("attention", prompt: prompt, options: ["layer": "17", "head": "4", "weight": "norm"])
+        let a = try #require((weights.data as? AttentionView.Data)?.pattern)
+        let data = try #require(record.data as? AttentionView.Data)
+        let n = try #require(data.pattern)
+        #expect(data.weighting == .norm)
+        let ids = model.tokenize(prompt)
+        let v = try #require(try model.forward(ids, hooks: .matching(["blocks.17.attn.hook_v"])).cache[.v(17)])
+        let norms = try model.headOutputNorms(layer: 17, values: v)
+        for q in 0 ..< ids.count {
+            for k in 0 ... q {
+                let expected = a[q][k] * norms.data[k * model.config.heads + 4]
+                #expect(abs(n[q][k] - expected) <= 1e-6 * max(abs(expected), 1e-6), "cell \(q), \(k)")
+            }
+        }
+        let bosShare = { (m: [[Float]]) in m.map { $0[0] / $0.reduce(0, +) }.reduce(0, +) / Float(m.count) }
+        #expect(bosShare(n) < bosShare(a), "BOS share of the norm \(bosShare(n)) against \(bosShare(a)) of the weight")
+        try checkDrawing(record, named: "attention-norm")
+        #expect { try render("attention", prompt: prompt, options: ["mode": "scores", "weight": "norm"]) } throws: {
+            "\($0)" == "view 'attention': option 'weight' applies to mode=head and mode=grid, not mode=scores"
         }
     }
 
