@@ -31,6 +31,15 @@ public struct AttentionView: ViewPlugin {
         /// induction: mean weight on the token after the previous occurrence of
         /// the query's token; first-token: mean weight on position 0;
         /// entropy: mean entropy of the query rows.
+        /// Why a prompt has no position this score is defined at.
+        var undefinedReason: String {
+            switch self {
+            case .induction: "no token repeats"
+            case .previousToken, .firstToken: "the prompt is one token"
+            case .entropy: "the prompt is empty"
+            }
+        }
+
         var label: String {
             switch self {
             case .previousToken: "previous-token score"
@@ -76,6 +85,9 @@ public struct AttentionView: ViewPlugin {
         /// mode=scores: the score and its value [layers][heads] (nil where undefined).
         public var score: Score?
         public var scores: [[Double?]]?
+        /// mode=scores: per block, how many query positions each score is
+        /// the mean over (absent in older records).
+        public var positions: [Int]?
         /// Per block, the sliding window (a query sees the `window` keys up to
         /// itself), nil for full causal attention; absent in older records.
         public var windows: [Int?]?
@@ -134,16 +146,38 @@ public struct AttentionView: ViewPlugin {
             data.patterns = try (0 ..< c.layers).map { l in try drawn(l, try pattern(l), 0 ..< c.heads) }
         case .scores:
             data.score = options.score
+            var positions: [Int] = []
             data.scores = try (0 ..< c.layers).map { l in
                 let p = try pattern(l)
                 let window = c.slidingWindows[l]
+                positions.append(Self.scoredPositions(options.score, ids: input.ids, window: window).count)
                 return (0 ..< c.heads).map { h in
                     let s = Self.score(options.score, pattern: matrix(p, h), ids: input.ids, window: window)
                     return s.isFinite ? s : nil
                 }
             }
+            data.positions = positions
+            // A map of undefined scores would be an empty grey square: refused,
+            // and left out of a dashboard.
+            if positions.allSatisfy({ $0 == 0 }) {
+                throw CoreError.nothingToShow(view: Self.info.id, reason: "the \(options.score.rawValue) score is defined at no position (\(options.score.undefinedReason))")
+            }
         }
         return data
+    }
+
+    /// The query positions a score averages over: those where the key it
+    /// measures exists and is visible.
+    static func scoredPositions(_ score: Score, ids: [Int], window: Int? = nil) -> [Int] {
+        let t = ids.count
+        func sees(_ q: Int, _ k: Int) -> Bool { window.map { q - k < $0 } ?? true }
+        switch score {
+        case .previousToken: return (1 ..< max(1, t)).filter { sees($0, $0 - 1) }
+        case .firstToken: return (1 ..< max(1, t)).filter { sees($0, 0) }
+        case .entropy: return Array(0 ..< t)
+        case .induction:
+            return (1 ..< max(1, t)).filter { q in (0 ..< q - 1).contains { ids[$0] == ids[q] && sees(q, $0 + 1) } }
+        }
     }
 
     /// A head score from one pattern [query][key]; NaN when the prompt has no
@@ -217,6 +251,10 @@ public struct AttentionView: ViewPlugin {
             guard let scores = data.scores else { throw RecordProblem("data.scores", "is missing (mode scores)") }
             try RecordCheck.count(scores, data.layers, "data.scores", "one row per block")
             try RecordCheck.rows(scores, data.heads, "data.scores", "one per head")
+            if let positions = data.positions {
+                try RecordCheck.count(positions, data.layers, "data.positions", "one per block")
+                for (l, n) in positions.enumerated() { try RecordCheck.within(n, 0 ... t, "data.positions[\(l)]") }
+            }
         }
     }
 
@@ -274,14 +312,21 @@ public struct AttentionView: ViewPlugin {
         let score = data.score ?? .induction
         let high = score == .entropy ? max(values.joined().filter(\.isFinite).max() ?? 1, 1e-6) : 1
         let text = options.annotate ? values.map { $0.map { $0.isNaN ? "" : String(format: "%.2f", $0) } } : nil
-        // A score with no position to be measured at says so, rather than
-        // leave a grey map to be puzzled over.
+        // The colour bar says how many positions each score averages: two
+        // repeated tokens make a noisy map. A record with no position to
+        // measure at (written before such analyses were refused) says so.
         let undefined = values.joined().allSatisfy(\.isNaN)
-        let reason = score == .induction ? "no token repeats" : "one token"
-        let title = options.title.isEmpty ? score.rawValue + " score" + (undefined ? ": none (\(reason))" : "") : options.title
+        let title = options.title.isEmpty ? score.rawValue + " score" + (undefined ? ": none (\(score.undefinedReason))" : "") : options.title
         return Heatmap(values: values, colormap: options.colormap, scale: ColorScale(low: 0, high: high), cellText: text,
                        rowLabels: (0 ..< data.layers).map { "\($0)" }, columnLabels: (0 ..< data.heads).map { "\($0)" },
-                       rowTitle: "block", columnTitle: "head", colorbarLabel: score.label, title: title)
+                       rowTitle: "block", columnTitle: "head", colorbarLabel: score.label + Self.over(data.positions), title: title)
+    }
+
+    /// ", mean of 12 positions" (or "3–12" where sliding windows differ by block).
+    static func over(_ positions: [Int]?) -> String {
+        guard let positions, let low = positions.min(), let high = positions.max() else { return "" }
+        let count = low == high ? "\(low)" : "\(low)–\(high)"
+        return ", mean of \(count) position\(high == 1 ? "" : "s")"
     }
 
     func grid(_ data: Data, options: Options) -> SmallMultiples {
@@ -342,7 +387,8 @@ public struct AttentionView: ViewPlugin {
             return rects.enumerated().flatMap { l, row in
                 row.enumerated().map { h, rect in
                     let value = scores[l][h].map { String(format: "%.3f", $0) } ?? "undefined on this prompt"
-                    return HitRegion(rect, title: "block \(l), head \(h)", lines: ["\(label): \(value)"])
+                    let over = data.positions.map { ["mean over \($0[l]) query positions"] } ?? []
+                    return HitRegion(rect, title: "block \(l), head \(h)", lines: ["\(label): \(value)"] + over)
                 }
             }
         case .grid:

@@ -16,6 +16,9 @@ public enum CoreError: Error, Equatable, CustomStringConvertible {
     case badPromptSet(path: String, line: Int?, detail: String)
     /// A view's analysis found its input unusable (a layer out of range, say).
     case invalidInput(view: String, detail: String)
+    /// The view has nothing to draw for this prompt (a score defined at no
+    /// position of it); a dashboard leaves such a panel out.
+    case nothingToShow(view: String, reason: String)
     /// `loupe new-view` cannot write what was asked.
     case newView(String)
     /// Files Loupe ships with its code (templates, prompt sets) were not found or not usable.
@@ -39,6 +42,8 @@ public enum CoreError: Error, Equatable, CustomStringConvertible {
             return "prompt set '\(path)'" + (line.map { " line \($0)" } ?? "") + ": \(detail)"
         case let .invalidInput(view, detail):
             return "view '\(view)': \(detail)"
+        case let .nothingToShow(view, reason):
+            return "view '\(view)': nothing to show for this prompt: \(reason)"
         case let .newView(detail):
             return "new-view: \(detail)"
         case let .badResource(what, detail):

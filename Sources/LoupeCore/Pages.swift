@@ -118,12 +118,13 @@ enum Pages {
         var context: [String: Any] = [
             "title": spec.title.isEmpty ? "Dashboard" : spec.title,
             "prompt": dashboard.prompt, "prompt_visible": TokenText.visible(dashboard.prompt),
-            "model": dashboard.records.first?.model ?? "",
+            "model": dashboard.records.first?.modelCaption ?? "",
             "version": FigurePipeline.version, "columns": spec.columns,
             "page_width_px": Int((spec.width * 4 / 3).rounded()),
             "panels": panelContexts, "page_links": pageLinks, "theme": colors(spec.theme),
         ]
         if let galleryIndex { context["gallery"] = relative(galleryIndex, to: folder.isEmpty ? "." : folder) }
+        if !dashboard.omitted.isEmpty { context["omitted"] = dashboard.omitted.joined(separator: "; ") }
         return try templates.render("dashboard.html", context)
     }
 }

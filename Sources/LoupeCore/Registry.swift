@@ -77,15 +77,15 @@ public struct RegisteredView: Sendable {
         benchmarks = { model in try V.benchmarks(on: model) }
         optionsJSON = { o in try encoder.encode(try options(o)) }
         encodeRecord = { r in
-            try encoder.encode(TypedRecord(loupeVersion: r.loupeVersion, view: r.view, model: r.model, prompt: r.prompt,
-                                           ids: r.ids, options: try options(r.options), data: try data(r.data)))
+            try encoder.encode(TypedRecord(loupeVersion: r.loupeVersion, view: r.view, model: r.model, modelIdentity: r.identity,
+                                           prompt: r.prompt, ids: r.ids, options: try options(r.options), data: try data(r.data)))
         }
         decodeRecord = { bytes in
             let t = try decoder.decode(TypedRecord<V.Options, V.Data>.self, from: bytes)
             _ = try checked(t.options)
             try V().validate(t.data, options: t.options)
-            return FigureRecord(loupeVersion: t.loupeVersion, view: t.view, model: t.model, prompt: t.prompt, ids: t.ids,
-                                options: t.options, data: t.data)
+            return FigureRecord(loupeVersion: t.loupeVersion, view: t.view, model: t.model, identity: t.modelIdentity,
+                                prompt: t.prompt, ids: t.ids, options: t.options, data: t.data)
         }
     }
 }

@@ -85,8 +85,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             let canvas = try Canvas.recording()
             let theme = bytes.count % 2 == 0 ? Theme.light : .paper
             let style = FigureStyle(theme: theme, width: bytes.count % 3 == 0 ? 234 : nil, dpi: 72)
-            let size = try FigurePipeline.size(of: record, view: view, style: style)
-            let frame = Rect(x: 0, y: 0, width: size.width, height: size.height)
+            let frame = try FigurePipeline.layout(of: record, view: view, style: style).view
             try view.draw(record.data, record.options, canvas, frame, theme)
             _ = try view.hitRegions(record.data, record.options, frame, theme, canvas)
             _ = try view.exports(record.data, record.options)

@@ -53,7 +53,8 @@ func checkDrawing(_ live: FigureRecord, named name: String, data: String? = nil,
 func drawPNG(_ record: FigureRecord, view: RegisteredView, theme: Theme = .light, width: Double? = nil) throws -> Data {
     let id = view.info.id
     let style = FigureStyle(theme: theme, width: width, dpi: 100)
-    let size = try FigurePipeline.size(of: record, view: view, style: style)
+    // The view's own drawing: the model line below it is tested on its own (ModelLineTests).
+    let size = try FigurePipeline.layout(of: record, view: view, style: style).view.size
     let png = try FigureWriter.png(size: size, dpi: style.dpi, metadata: FigureMetadata(title: id, software: "tests")) { canvas in
         canvas.fill(Rect(origin: Point(0, 0), size: size), theme.background)
         try view.draw(record.data, record.options, canvas, Rect(origin: Point(0, 0), size: size), theme)
@@ -314,7 +315,7 @@ extension FamilyViewTests {
         let (_, record) = try render("attention", prompt: prompt, options: options)
         let data = try #require(record.data as? AttentionView.Data)
         let t = data.tokens.count
-        let size = try FigurePipeline.size(of: record, view: view, style: FigureStyle(theme: .light, width: nil, dpi: 100))
+        let size = try FigurePipeline.layout(of: record, view: view, style: FigureStyle(theme: .light, width: nil, dpi: 100)).view.size
         let hits = try view.hitRegions(record.data, record.options, Rect(origin: Point(0, 0), size: size), .light, try Canvas.measuring())
         #expect(hits.count == (t - 1) * t / 2, "\(hits.count) cells for \(t) tokens")
         #expect(hits.allSatisfy { !$0.lines.contains("key 0: \(TokenText.visible(data.tokens[0]))") })
@@ -357,6 +358,27 @@ extension FamilyViewTests {
         try checkDrawing(record, named: "attention-norm")
         #expect { try render("attention", prompt: prompt, options: ["mode": "scores", "weight": "norm"]) } throws: {
             "\($0)" == "view 'attention': option 'weight' applies to mode=head and mode=grid, not mode=scores"
+        }
+    }
+
+    /// A score map says how many query positions each score is the mean
+    /// over, counted independently here; a prompt where the score is
+    /// defined at no position is refused rather than drawn as a grey map.
+    @Test func scoresCountTheirPositions() throws {
+        let model = try smollm2.get()
+        let prompt = "The cat sat on the mat. The cat sat"
+        let (_, record) = try render("attention", prompt: prompt, options: ["mode": "scores"])
+        let data = try #require(record.data as? AttentionView.Data)
+        let ids = model.tokenize(prompt)
+        // Positions whose token occurred before, with a token after that occurrence lying before them.
+        let repeated = (2 ..< ids.count).filter { q in ids[0 ..< q - 1].contains(ids[q]) }
+        #expect(repeated.count == 2, "\(repeated)")
+        #expect(data.positions == Array(repeating: repeated.count, count: model.config.layers))
+        #expect(AttentionView().scoreMap(data, options: AttentionView.Options()).colorbarLabel == "induction score, mean of 2 positions")
+        let (_, previous) = try render("attention", prompt: prompt, options: ["mode": "scores", "score": "previous-token"])
+        #expect((previous.data as? AttentionView.Data)?.positions?.first == ids.count - 1)
+        #expect { try render("attention", prompt: "The Eiffel Tower is located", options: ["mode": "scores"]) } throws: {
+            "\($0)" == "view 'attention': nothing to show for this prompt: the induction score is defined at no position (no token repeats)"
         }
     }
 
@@ -744,16 +766,186 @@ extension FamilyViewTests {
         try Golden.check(png, named: name)
     }
 
+    /// A panel with nothing to show for the prompt (induction scores on a
+    /// prompt where no token repeats) is left out of the page, which says so
+    /// under its title, with the prompt and the model.
+    @Test func emptyPanelsAreLeftOutAndThePageNamesPromptAndModel() throws {
+        let file = Paths.tests.deletingLastPathComponent().appendingPathComponent("Gallery/dashboards/overview.yml").path
+        let spec = try DashboardSpec.read(file, registry: BuiltinViews.registry)
+        let model = try smollm2.get()
+        let prompt = "The Eiffel Tower is located in the city of"
+        let ids = model.tokenize(prompt)
+        #expect(Set(ids).count == ids.count, "the prompt repeats a token")
+        let dashboard = try Dashboard(spec: spec, input: try AnalysisInput(model: model, prompt: prompt, ids: ids, hooks: spec.hooks))
+        #expect(dashboard.spec.panels.count == spec.panels.count - 1)
+        #expect(!dashboard.records.contains { ($0.data as? AttentionView.Data)?.score == .induction })
+        #expect(dashboard.omitted == ["attention: the induction score is defined at no position (no token repeats)"])
+        #expect(dashboard.header == ["prompt: “\(prompt)”", "model: " + model.identity.caption, "left out: " + dashboard.omitted[0]])
+        let layout = try dashboard.layout(measure: try Canvas.measuring())
+        #expect(layout.header.count == 3)
+        #expect(layout.frames.allSatisfy { $0.y > layout.header.last!.at.y })
+        // On a prompt that repeats a token, every panel is kept.
+        let again = "The cat sat on the mat. The cat sat"
+        let full = try Dashboard(spec: spec, input: try AnalysisInput(model: model, prompt: again, ids: model.tokenize(again), hooks: spec.hooks))
+        #expect(full.records.count == spec.panels.count && full.omitted.isEmpty)
+    }
+
     /// The hit regions a view's example exports (they are optional) lie
     /// inside its figure and have titles.
     @Test(arguments: BuiltinViews.registry.ids)
     func hitRegionsLieInTheFigure(id: String) throws {
         let view = try BuiltinViews.registry.view(id)
         let (_, record) = try render(id, prompt: view.info.example.prompt, options: view.info.example.options)
-        let size = try FigurePipeline.size(of: record, view: view, style: FigureStyle(dpi: 100))
+        let size = try FigurePipeline.layout(of: record, view: view, style: FigureStyle(dpi: 100)).view.size
         let hits = try view.hitRegions(record.data, record.options, Rect(origin: Point(0, 0), size: size), .light, try Canvas.measuring())
         #expect(hits.allSatisfy { $0.x >= 0 && $0.y >= 0 && $0.x + $0.width <= size.width + 0.01 && $0.y + $0.height <= size.height + 0.01 },
                 "\(id): a region leaves the \(size.width) × \(size.height) pt figure")
         #expect(hits.allSatisfy { !$0.title.isEmpty })
+    }
+}
+
+/// Every figure and its data name the model: file, family, storage.
+@Suite struct ModelLineTests {
+    @Test func figuresAndTheirDataNameTheModel() throws {
+        let model = try smollm2.get()
+        let (_, record) = try render("logit-lens", prompt: "The cat sat")
+        #expect(record.identity == model.identity)
+        let view = try BuiltinViews.registry.view("logit-lens")
+        let json = try #require(try JSONSerialization.jsonObject(with: try view.encodeRecord(record)) as? [String: Any])
+        let identity = try #require(json["model_identity"] as? [String: String])
+        #expect(identity["file"] == "SmolLM2-135M-Instruct.Q4_1.gguf" && identity["family"] == "llama")
+        #expect(identity["quantisation"] == "Q4_1 (4-bit); Q8_0 embedding")
+        #expect(try view.decodeRecord(try view.encodeRecord(record)).identity == model.identity)
+        // The written PNG carries it in its metadata too.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-model-line-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FigurePipeline.write(record, view: view, to: folder + "/f.png", format: .png, style: FigureStyle(dpi: 72))
+        let png = try Data(contentsOf: URL(fileURLWithPath: folder + "/f.png"))
+        #expect(png.range(of: Data(model.identity.caption.utf8)) != nil)
+        // The line sits below the view, whose frame keeps its natural height;
+        // a requested height is the page's.
+        let style = FigureStyle(theme: .paper, width: 3.25 * 72, dpi: 100)
+        let layout = try FigurePipeline.layout(of: record, view: view, style: style)
+        let natural = try view.size(record.data, record.options, .paper, 3.25 * 72, try Canvas.measuring())
+        #expect(layout.view.height == natural.height && layout.page.height == natural.height + layout.modelLine.height)
+        var tall = style
+        tall.height = 4 * 72
+        #expect(try FigurePipeline.size(of: record, view: view, style: tall).height == 4 * 72)
+    }
+
+    /// The line drawn, at a column's width in the paper theme, from a fixed
+    /// record with a fixed identity; wrapped at its separators when narrow.
+    @Test func theLineAtTheFootOfAFigure() throws {
+        let view = try BuiltinViews.registry.view("attention")
+        let bytes = try Data(contentsOf: Paths.tests.appendingPathComponent("LoupeViewsTests/__Snapshots__/attention-head.json"))
+        var record = try view.decodeRecord(bytes)
+        record.identity = ModelIdentity(file: "SmolLM2-135M-Instruct.Q4_1.gguf", name: "SmolLM2", family: "llama",
+                                        quantisation: "Q4_1 (4-bit); Q8_0 embedding")
+        let style = FigureStyle(theme: .paper, width: 3.25 * 72, dpi: 100)
+        let layout = try FigurePipeline.layout(of: record, view: view, style: style)
+        #expect(layout.modelLine.lines.count == 2, "\(layout.modelLine.lines)")
+        try Golden.check(try FigurePipeline.png(of: record, view: view, style: style), named: "figure-model-line")
+    }
+}
+
+/// The default gallery's prompts are chosen to show something; each claim of
+/// their `about` lines is checked here on the model, and the numbers the
+/// lines quote are the ones measured.
+@Suite struct GalleryPromptTests {
+    static let spec = Result {
+        try GallerySpec.read(Paths.tests.deletingLastPathComponent().appendingPathComponent("Gallery/smollm2.yml").path,
+                             registry: BuiltinViews.registry)
+    }
+
+    func prompt(_ name: String) throws -> (ids: [Int], about: String) {
+        let model = try smollm2.get()
+        let p = try #require(try Self.spec.get().prompts.first { $0.name == name }, "no prompt '\(name)'")
+        return (p.ids ?? model.tokenize(p.text), p.about)
+    }
+
+    func top1(_ ids: [Int]) throws -> String {
+        let model = try smollm2.get()
+        let logits = try #require(try model.forward(ids, hooks: .none).logits)
+        return model.tokenizer.displayText(of: Logits.topK(logits.row(ids.count - 1), 1)[0])
+    }
+
+    /// The first block from which the logit lens's top-1 at the last
+    /// position is `token` at every later block, and whether it is before.
+    func lensFirstBlock(_ ids: [Int], _ token: String) throws -> (first: Int?, before: Bool) {
+        let model = try smollm2.get()
+        let cache = try model.forward(ids).cache
+        let tops = try (0 ..< model.config.layers).map { l in
+            let decoded = try model.logitLens(try #require(cache[.residPost(l)]))
+            return model.tokenizer.displayText(of: decoded.top(position: ids.count - 1, k: 1)[0])
+        }
+        guard tops.last == token else { return (nil, false) }
+        let first = (tops.lastIndex { $0 != token } ?? -1) + 1
+        return (first, tops[..<first].contains(token))
+    }
+
+    @Test func factualRecall() throws {
+        let (ids, about) = try prompt("eiffel")
+        #expect(try top1(ids) == " Paris")
+        let (first, before) = try lensFirstBlock(ids, " Paris")
+        #expect(!before)
+        #expect(about.contains("only from block \(try #require(first)) of 30"), "first block \(String(describing: first))")
+    }
+
+    @Test func french() throws {
+        let (ids, about) = try prompt("french")
+        #expect(try top1(ids) == " Paris")
+        let (first, before) = try lensFirstBlock(ids, " Paris")
+        #expect(!before && (first ?? 0) >= 24, "first block \(String(describing: first))")
+        #expect(about.contains("only in the last blocks"))
+    }
+
+    @Test func code() throws {
+        let (ids, about) = try prompt("code")
+        #expect(try top1(ids) == " b" && about.contains("“ b”"))
+    }
+
+    /// The sum is computed from the prompt's last line, not written here.
+    @Test func arithmetic() throws {
+        let p = try #require(try Self.spec.get().prompts.first { $0.name == "arithmetic" })
+        let last = try #require(p.text.split(separator: "\n").last)
+        let terms = last.split(separator: "=")[0].split(separator: "+").map { Int($0.trimmingCharacters(in: .whitespaces))! }
+        let sum = terms.reduce(0, +)
+        #expect(try top1(try prompt("arithmetic").ids) == "\(sum)" && p.about.contains("“\(sum)”"))
+    }
+
+    /// Head 18.6 (the gallery's head figure) puts its largest weight past
+    /// BOS on the token after the previous occurrence at the share of the
+    /// repeated positions the prompt's line quotes (measured: 16 of 20),
+    /// and the model's top-1 is the repeated token at the quoted share of
+    /// the third repeat (measured: 7 of 9). The line quotes one fewer than
+    /// measured, since an argmax near a tie may flip with another CPU's sums.
+    @Test func induction() throws {
+        let model = try smollm2.get()
+        let (ids, about) = try prompt("induction")
+        #expect(about.contains("head 18.6"))
+        let result = try model.forward(ids, hooks: .matching(["blocks.18.attn.hook_pattern"]))
+        let p = try #require(result.cache[.pattern(18)]), logits = try #require(result.logits)
+        let t = ids.count, period = 10
+        let repeated = Array(1 + period ..< t)
+        let hits = repeated.filter { q in
+            let row = p.data[(6 * t + q) * t + 1 ..< (6 * t + q) * t + q + 1]
+            return row.indices.max { row[$0] < row[$1] }! - (6 * t + q) * t == q - period + 1
+        }
+        #expect(about.contains("at 15 or more of the \(repeated.count) repeated positions") && hits.count >= 15, "\(hits.count) of \(repeated.count)")
+        let third = Array(1 + 2 * period ..< t - 1)
+        let right = third.filter { Logits.topK(logits.row($0), 1)[0] == ids[$0 + 1] }
+        #expect(about.contains("at 6 or more of \(third.count) in the third repeat") && right.count >= 6, "\(right.count) of \(third.count)")
+    }
+
+    @Test func story() throws {
+        let model = try smollm2.get()
+        let (ids, about) = try prompt("story")
+        #expect(try top1(ids) == " fox" && about.contains("“ fox”") && about.contains("head 18.6"))
+        let p = try #require(try model.forward(ids, hooks: .matching(["blocks.18.attn.hook_pattern"])).cache[.pattern(18)])
+        let t = ids.count, q = t - 1
+        let row = p.data[(6 * t + q) * t + 1 ..< (6 * t + q) * t + q + 1]
+        let key = row.indices.max { row[$0] < row[$1] }! - (6 * t + q) * t
+        #expect(model.tokenizer.displayText(of: ids[key]) == " fox" && key < q - 2, "head 18.6 attends most to \(key)")
     }
 }

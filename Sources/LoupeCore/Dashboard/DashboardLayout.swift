@@ -9,6 +9,9 @@ extension Dashboard {
         public var page: Size
         /// The title's top centre, when there is a title.
         public var title: Point?
+        /// The lines under the title (prompt, model, panels left out),
+        /// wrapped to the page, each with its top centre.
+        public var header: [(text: String, at: Point)]
         public var labels: [Point]
         /// Each panel's frame: the view draws within it.
         public var frames: [Rect]
@@ -25,7 +28,12 @@ extension Dashboard {
         let theme = spec.theme
         let pad = theme.gap, gutter = theme.margin
         let labelHeight = PanelLabel.size(0, measure, theme: theme).height + theme.gap / 2
-        let titleHeight = spec.title.isEmpty ? 0 : measure.measure(spec.title, theme.titleFont).height + theme.margin
+        let titleHeight = spec.title.isEmpty ? 0 : measure.measure(spec.title, theme.titleFont).height + theme.gap
+        let headerLines = header.flatMap { Self.wrap($0, width: spec.width - 2 * pad, font: theme.tickFont, measure: measure) }
+        let lineHeight = measure.measure("Mg", theme.tickFont).height
+        var header: [(text: String, at: Point)] = []
+        for (i, line) in headerLines.enumerated() { header.append((line, Point(spec.width / 2, pad + titleHeight + Double(i) * lineHeight))) }
+        let headHeight = titleHeight + Double(headerLines.count) * lineHeight + theme.margin
         let columnWidth = (spec.width - 2 * pad - Double(spec.columns - 1) * gutter) / Double(spec.columns)
 
         var occupied: [[Bool]] = []
@@ -61,7 +69,7 @@ extension Dashboard {
         }
         if let height = spec.height {
             // Only the figures are scaled, not the label above each row.
-            let available = height - 2 * pad - titleHeight - Double(rows - 1) * gutter - Double(rows) * labelHeight
+            let available = height - 2 * pad - headHeight - Double(rows - 1) * gutter - Double(rows) * labelHeight
             let figures = rowHeights.map { max(0, $0 - labelHeight) }
             let total = figures.reduce(0, +)
             let scaled = figures.map { $0 * available / max(total, 1) }
@@ -72,7 +80,7 @@ extension Dashboard {
             rowHeights = scaled.map { $0 + labelHeight }
         }
         var rowTops: [Double] = []
-        var y = pad + titleHeight
+        var y = pad + headHeight
         for h in rowHeights { rowTops.append(y); y += h + gutter }
         let page = Size(spec.width, y - gutter + pad)
         var labels: [Point] = [], frames: [Rect] = []
@@ -90,6 +98,21 @@ extension Dashboard {
             let height = p.rowSpan == 1 ? min(cell, max(natural * 1.25, 36)) : cell
             frames.append(Rect(x: x, y: top + labelHeight, width: widths[i], height: height))
         }
-        return Layout(page: page, title: spec.title.isEmpty ? nil : Point(spec.width / 2, pad), labels: labels, frames: frames)
+        return Layout(page: page, title: spec.title.isEmpty ? nil : Point(spec.width / 2, pad), header: header,
+                      labels: labels, frames: frames)
+    }
+
+    /// `text` broken at spaces into lines at most `width` wide (a word
+    /// wider than that is a line of its own, cut by the canvas).
+    static func wrap(_ text: String, width: Double, font: Font, measure: Canvas) -> [String] {
+        var lines: [String] = []
+        for word in text.split(separator: " ", omittingEmptySubsequences: false).map(String.init) {
+            if let last = lines.last, measure.measure(last + " " + word, font).width <= width {
+                lines[lines.count - 1] = last + " " + word
+            } else {
+                lines.append(word)
+            }
+        }
+        return lines
     }
 }

@@ -13,6 +13,10 @@ extension Dashboard {
             canvas.text(spec.title, at: t, font: theme.titleFont, color: theme.foreground, anchor: TextAnchor(.center, .top),
                         maxWidth: layout.page.width - 2 * theme.margin)
         }
+        for line in layout.header {
+            canvas.text(line.text, at: line.at, font: theme.tickFont, color: theme.muted, anchor: TextAnchor(.center, .top),
+                        maxWidth: layout.page.width - 2 * theme.gap)
+        }
         for (i, record) in records.enumerated() {
             PanelLabel.draw(i, canvas, at: layout.labels[i], theme: theme)
             try canvas.clipped(to: layout.frames[i]) {
@@ -24,7 +28,7 @@ extension Dashboard {
     var metadata: FigureMetadata {
         FigureMetadata(title: spec.title.isEmpty ? "Loupe dashboard: \(prompt)" : spec.title,
                        entries: [("loupe:dashboard", (spec.file as NSString).lastPathComponent), ("loupe:prompt", prompt),
-                                 ("loupe:model", records.first?.model ?? ""), ("loupe:version", FigurePipeline.version),
+                                 ("loupe:model", records.first?.modelCaption ?? ""), ("loupe:version", FigurePipeline.version),
                                  ("loupe:views", spec.panels.map(\.view.info.id).joined(separator: ", "))],
                        software: "Loupe \(FigurePipeline.version)")
     }
@@ -69,7 +73,9 @@ extension Dashboard {
         for (i, record) in records.enumerated() {
             let view = spec.panels[i].view
             let frame = layout.frames[i]
-            let style = FigureStyle(theme: spec.theme, width: frame.width, height: frame.height, dpi: spec.dpi)
+            // The panel's own file adds the model line below the panel as drawn on the page.
+            let line = ModelLine(record.modelCaption, width: frame.width, theme: spec.theme, measure: measure)
+            let style = FigureStyle(theme: spec.theme, width: frame.width, height: frame.height + line.height, dpi: spec.dpi)
             let base = (folder as NSString).appendingPathComponent(String(PanelLabel.text(i).dropFirst().dropLast()) + "-" + view.info.id)
             var files: [FigureFormat: String] = [:]
             for (k, f) in formats.enumerated() {
