@@ -471,7 +471,7 @@ public struct NeuronClustersView: ViewPlugin {
                 let source = "  (\(String(format: "%.2f", e.activation)); \(data.prompts[e.prompt].topic), prompt \(e.prompt + 1))"
                 let token = e.token.trimmingCharacters(in: .whitespaces)
                 let before = "…" + e.before + String(e.token.prefix { $0 == " " })
-                x += canvas.text(TokenText.visible(before).replacingOccurrences(of: "·", with: " "), at: Point(x, y), font: tick, color: theme.muted,
+                x += canvas.text(TokenText.visible(before).replacingOccurrences(of: "␣", with: " "), at: Point(x, y), font: tick, color: theme.muted,
                                  maxWidth: max(10, right - x)).width
                 let box = canvas.measure(token.isEmpty ? e.token : token, tick.withBold())
                 canvas.fill(Rect(x: x - 1, y: y, width: box.width + 2, height: box.height), Colormap.rdbu.color(at: 0.85).withAlpha(0.35))

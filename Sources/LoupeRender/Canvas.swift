@@ -231,6 +231,11 @@ public final class Canvas {
         let dy: Double = switch anchor.vertical { case .top: 0; case .middle: -h / 2; case .baseline: -baseline; case .bottom: -h }
         let ox = dx - Double(logical.x) / Double(PANGO_SCALE)
         setColor(color)
+        // Token markers get their own drawing, unless the text is cut (then as glyphs).
+        if maxWidth == nil || w < (maxWidth ?? 0), text.unicodeScalars.contains(where: Self.markerScalars.contains) {
+            drawMarked(text, font: font, color: color, at: point, offset: Point(ox, dy), baseline: baseline, angle: angle)
+            return Size(w, h)
+        }
         if angle == 0 {
             // No transform: the Pango context keeps matching the canvas, so
             // the layout is not redone for every label.
@@ -251,6 +256,83 @@ public final class Canvas {
 }
 
 extension Canvas {
+    static let markerScalars: Set<Unicode.Scalar> = ["␣", "⍽", "↵", "⇥", "␍"]
+
+    /// Draws text holding TokenText's markers. The text layer (what a PDF
+    /// reader searches and copies) gets the real characters where it can:
+    /// `␣` and `⍽` become a real space and no-break space, widened to the
+    /// marker's width, and the marker is drawn over them as a shape. In
+    /// rotated text every marker is drawn upright, so that an arrow keeps
+    /// its direction (a turned `⇥` would read as `↑`). Widths are those of
+    /// the marker glyphs, as `measure` reports them.
+    func drawMarked(_ text: String, font: Font, color: Color, at point: Point, offset: Point, baseline: Double, angle: Double) {
+        let l = layout(text, font, maxWidth: nil)
+        var real = "", marks: [(scalar: Unicode.Scalar, byte: Int)] = []
+        guard let attributes = pango_attr_list_new() else { return }
+        for u in text.unicodeScalars {
+            let byte = real.utf8.count
+            switch u {
+            case "␣", "⍽":
+                let replacement: Unicode.Scalar = u == "␣" ? " " : "\u{00A0}"
+                real.unicodeScalars.append(replacement)
+                let extra = measure(String(u), font).width - measure(String(replacement), font).width
+                if let a = pango_attr_letter_spacing_new(Int32((extra * Double(PANGO_SCALE)).rounded())) {
+                    a.pointee.start_index = guint(byte)
+                    a.pointee.end_index = guint(real.utf8.count)
+                    pango_attr_list_insert(attributes, a)
+                }
+                marks.append((u, byte))
+            case "↵", "⇥", "␍":
+                real.unicodeScalars.append(u)
+                if angle != 0 {
+                    // Drawn upright below; the turned glyph is left transparent.
+                    if let a = pango_attr_foreground_alpha_new(1) {
+                        a.pointee.start_index = guint(byte)
+                        a.pointee.end_index = guint(real.utf8.count)
+                        pango_attr_list_insert(attributes, a)
+                    }
+                    marks.append((u, byte))
+                }
+            default:
+                real.unicodeScalars.append(u)
+            }
+        }
+        pango_layout_set_text(l, real, -1)
+        pango_layout_set_attributes(l, attributes)
+        pango_attr_list_unref(attributes)
+        defer { pango_layout_set_attributes(l, nil) }
+        cairo_save(context)
+        cairo_translate(context, point.x, point.y)
+        if angle != 0 { cairo_rotate(context, angle) }
+        cairo_move_to(context, offset.x, offset.y)
+        pango_cairo_update_layout(context, l)
+        pango_cairo_show_layout(context, l)
+        cairo_restore(context)
+        // Each marker's slot, in page coordinates.
+        let scale = Double(PANGO_SCALE)
+        for m in marks {
+            var r = PangoRectangle()
+            pango_layout_index_to_pos(l, Int32(m.byte), &r)
+            let along = Double(abs(r.width)) / scale
+            let x = offset.x + (Double(r.x) + Double(r.width) / 2) / scale
+            // On the baseline for upright text; across the middle of the line for turned text.
+            let y = offset.y + (angle == 0 ? baseline : baseline - 0.3 * font.size)
+            let c = Point(point.x + x * cos(angle) - y * sin(angle), point.y + x * sin(angle) + y * cos(angle))
+            switch m.scalar {
+            case "␣", "⍽":
+                let size = min(along * 0.9, font.size * 0.55), rise = size * 0.45
+                let bottom = angle == 0 ? c.y : c.y + rise / 2
+                polyline([Point(c.x - size / 2, bottom - rise), Point(c.x - size / 2, bottom), Point(c.x + size / 2, bottom),
+                          Point(c.x + size / 2, bottom - rise)], color, width: font.size * 0.07)
+                if m.scalar == "⍽" { line(Point(c.x, bottom), Point(c.x, bottom - rise), color, width: font.size * 0.07) }
+            default:
+                let glyph = measure(String(m.scalar), font)
+                let fit = font.sized(font.size * min(1, along / max(glyph.height * 0.75, 1e-6)))
+                self.text(String(m.scalar), at: c, font: fit, color: color, anchor: .center)
+            }
+        }
+    }
+
     /// Paints a grid of colours (row-major, `columns` wide) scaled into
     /// `rect` without smoothing: one image instead of thousands of
     /// rectangles, for large heatmaps and small multiples.

@@ -1,21 +1,56 @@
 import Foundation
 
-/// Token strings made fit to print: whitespace visible, control characters named.
+/// Token strings made fit to print: whitespace and invisible characters
+/// shown by one marker set, control characters named.
+///
+/// | shown | stands for |
+/// |---|---|
+/// | `␣` | a space |
+/// | `⍽` | a no-break space (U+00A0) |
+/// | `↵` | a newline |
+/// | `⇥` | a tab |
+/// | `␍` | a carriage return |
+/// | `\u200d` | an invisible or format character (zero-width joiner, BOM, other spaces, bidi marks, soft hyphen), by code point |
+/// | `\x1b` | a control character, or a byte that is not valid UTF-8 (from the tokenizer) |
+/// | `∅` | the empty token |
+///
+/// A marker character that is really in the text is escaped the same way
+/// (`\u2423` for a literal `␣`), so that what is drawn reads one way only.
+/// Canvases draw the markers upright in rotated labels, and put the real
+/// space in a PDF's text layer (see `Canvas.text`).
 public enum TokenText {
-    /// `·` for a space, `↵` for a newline, `→` for a tab, `␍` for a carriage
-    /// return; other control characters as `\xNN`. Text that is already
-    /// escaped (`\xd9` for a byte that is not valid UTF-8) passes through.
+    /// The markers, and what each stands for.
+    public static let markers: [(marker: Character, stands: Character)] = [
+        ("␣", " "), ("⍽", "\u{00A0}"), ("↵", "\n"), ("⇥", "\t"), ("␍", "\r"),
+    ]
+
+    static let markerCharacters: Set<Unicode.Scalar> = ["␣", "⍽", "↵", "⇥", "␍", "∅"]
+
+    /// Characters that draw as nothing or as blank space, shown by code point.
+    static func invisible(_ u: Unicode.Scalar) -> Bool {
+        switch u.value {
+        case 0x0080 ... 0x009F, 0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x180E, 0x2000 ... 0x200F, 0x2028 ... 0x202F, 0x205F ... 0x206F,
+             0x3000, 0x3164, 0xFE00 ... 0xFE0F, 0xFEFF, 0xFFA0, 0xFFF9 ... 0xFFFB, 0xE0000 ... 0xE007F:
+            return true
+        default:
+            return u.properties.generalCategory == .format
+        }
+    }
+
     public static func visible(_ s: String) -> String {
         var out = ""
         for u in s.unicodeScalars {
             switch u {
-            case " ": out += "·"
+            case " ": out += "␣"
+            case "\u{00A0}": out += "⍽"
             case "\n": out += "↵"
-            case "\t": out += "→"
+            case "\t": out += "⇥"
             case "\r": out += "␍"
             default:
                 if u.value < 0x20 || u.value == 0x7F {
                     out += "\\x" + String(u.value, radix: 16).leftPadded(to: 2)
+                } else if invisible(u) || markerCharacters.contains(u) {
+                    out += "\\u" + String(u.value, radix: 16).leftPadded(to: 4)
                 } else {
                     out.unicodeScalars.append(u)
                 }

@@ -344,13 +344,13 @@ struct TinyGallery {
         let head = try JSONDecoder().decode([Hit].self, from: Data(blocks[1].utf8))
         // Logit lens: 31 rows (embedding + 30 blocks) × 11 positions (BOS and ten tokens), top-5 tokens with probabilities.
         #expect(lens.count == 31 * 11)
-        let last = try #require(lens.first { $0.title == "block 29 · position 10 ·of" })
+        let last = try #require(lens.first { $0.title == "block 29 · position 10 ␣of" })
         #expect(last.lines.count >= 5)
-        #expect(last.lines[0].hasPrefix("·Paris  0."), "\(last.lines)")
+        #expect(last.lines[0].hasPrefix("␣Paris  0."), "\(last.lines)")
         #expect(last.lines[1 ..< 5].allSatisfy { $0.range(of: #"  0\.\d{3}$"#, options: .regularExpression) != nil }, "\(last.lines)")
         // Attention head: a weight and the two tokens, for the 11·12/2 cells on or below the diagonal.
         #expect(head.count == 11 * 12 / 2)
-        let cell = try #require(head.first { $0.lines == ["query 10: ·of", "key 0: <|im_start|>"] })
+        let cell = try #require(head.first { $0.lines == ["query 10: ␣of", "key 0: <|im_start|>"] })
         #expect(cell.title.range(of: #"^weight 0\.\d{3}$"#, options: .regularExpression) != nil, "\(cell.title)")
         // Regions are inside their figure and do not overlap (beyond 0.02 pt:
         // their edges are rounded to 0.01 pt in the page).

@@ -16,7 +16,7 @@ func png(_ size: Size, theme: Theme = .light, dpi: Double = 100, _ body: (Canvas
 }
 
 /// Tokens in many scripts, with whitespace, to exercise shaping and fallback.
-let worldTokens = ["Hello", "·world", "↵", "东京", "の", "مرحبا", "नमस्ते", "🙂", "e\u{301}", "\\xd9", "Straße", "supercalifragilistic", "···"]
+let worldTokens = ["Hello", "␣world", "↵", "东京", "の", "مرحبا", "नमस्ते", "🙂", "e\u{301}", "\\xd9", "Straße", "supercalifragilistic", "···"]
 
 @Suite struct PrimitiveGoldenTests {
     func heatmap(theme: Theme, annotate: Bool = true) -> Heatmap {
@@ -74,7 +74,7 @@ let worldTokens = ["Hello", "·world", "↵", "东京", "の", "مرحبا", "�
             PanelLabel.draw(1, canvas, at: Point(190, 6), theme: theme)
             Legend(entries: [(Colormap.viridis.color(at: 0.2), "induction"), (Colormap.viridis.color(at: 0.8), "previous token"),
                              (theme.accent, "東京 (CJK)")], title: "legend").draw(canvas, at: Point(20, 30), theme: theme)
-            let tokens = ["The", "·Eiffel", "·Tower", "·is", "·in", "·Paris", ".", "↵", "東京", "·مرحبا", "🙂", "·and", "·then", "·more", "·tokens"]
+            let tokens = ["The", " Eiffel", " Tower", " is", " in", " Paris", ".", "\n", "東京", " مرحبا", "🙂", " and", " then", " more", " tokens"]
             WrappedTokens(tokens: tokens, values: tokens.indices.map { Double($0) / Double(tokens.count - 1) },
                           colormap: .magma, scale: ColorScale(low: 0, high: 1))
                 .draw(canvas, in: Rect(x: 190, y: 30, width: 160, height: 130), theme: theme)
@@ -201,9 +201,59 @@ let worldTokens = ["Hello", "·world", "↵", "东京", "の", "مرحبا", "�
         #expect(Length(parsing: "400px")?.points(dpi: 200) == 144)
         #expect(Length(parsing: "12")?.points(dpi: 200) == 12)
         #expect(Length(parsing: "wide") == nil)
-        #expect(TokenText.visible(" the\n") == "·the↵")
-        #expect(TokenText.visible("\t\u{1}") == "→\\x01")
+        #expect(TokenText.visible(" the\n") == "␣the↵")
+        #expect(TokenText.visible("\t\u{1}\r") == "⇥\\x01␍")
         #expect(TokenText.visible("") == "∅")
+    }
+
+    /// One marker per invisible character, escapes for the rest, and the
+    /// markers themselves escaped when they are really in the text, so
+    /// that no two texts are shown alike; a middle dot is a middle dot.
+    @Test func tokenMarkersAreUnambiguous() {
+        #expect(TokenText.visible("a\u{00A0}b") == "a⍽b")
+        #expect(TokenText.visible("👨\u{200D}👩") == "👨\\u200d👩")
+        #expect(TokenText.visible("\u{FEFF}x\u{00AD}") == "\\ufeffx\\u00ad")
+        #expect(TokenText.visible("\u{3000}") == "\\u3000")
+        #expect(TokenText.visible("\u{85}") == "\\u0085")
+        #expect(TokenText.visible("␣↵⇥␍⍽∅") == "\\u2423\\u21b5\\u21e5\\u240d\\u237d\\u2205")
+        #expect(TokenText.visible("l·l →") == "l·l␣→")
+        let texts = [" ", "\u{00A0}", "\n", "\t", "\r", "\u{200D}", "\u{200B}", "␣", "·", "→", ".", ""]
+        #expect(Set(texts.map(TokenText.visible)).count == texts.count)
+    }
+
+    /// In a PDF the markers are drawn, but the text layer holds the real
+    /// characters: a space token is found by searching " Paris". Text
+    /// extraction (pdftotext, from poppler) reads the page as a reader's
+    /// search does.
+    static let pdftotext = ["/usr/bin/pdftotext", "/usr/local/bin/pdftotext"].first(where: FileManager.default.isExecutableFile)
+
+    @Test(.enabled(if: pdftotext != nil, "SKIPPED: pdftotext is not installed (scripts/setup.sh test installs poppler-utils), so PDF text was not checked"))
+    func markedTextIsSearchableInPDF() throws {
+        let pdftotext = try #require(Self.pdftotext)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-marks-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/marks.pdf"
+        try FigureWriter.write(to: path, format: .pdf, size: Size(300, 200), dpi: 72, metadata: FigureMetadata(title: "marks", software: "tests")) { c in
+            c.text("in" + TokenText.visible(" Paris"), at: Point(10, 10), font: Font(size: 10), color: .black)
+            c.text("x" + TokenText.visible("\u{00A0}y"), at: Point(10, 40), font: Font(size: 10), color: .black)
+            c.text("go" + TokenText.visible(" west\tnow"), at: Point(150, 190), font: Font(size: 10), color: .black, angle: -.pi / 2)
+        }
+        let run = Process()
+        run.executableURL = URL(fileURLWithPath: pdftotext)
+        run.arguments = ["-raw", path, "-"]
+        let pipe = Pipe()
+        run.standardOutput = pipe
+        try run.run()
+        run.waitUntilExit()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(text.contains("in Paris"), "\(text)")
+        // pdftotext gives the no-break space as a space; turned text comes
+        // out a word per line.
+        #expect(text.contains("x\u{00A0}y") || text.contains("x y"), "\(text)")
+        let words = text.split(whereSeparator: \.isWhitespace)
+        #expect(words.contains("go") && words.contains("west") && words.contains("now"), "\(text)")
+        #expect(!text.contains("␣") && !text.contains("⍽"), "\(text)")
     }
 
     @Test func colormapsMatchTheirPublishedEnds() {

@@ -285,7 +285,7 @@ extension FamilyViewTests {
     @Test func targetAndModeOptionsAreChecked() throws {
         let prompt = "The Eiffel Tower is"
         let cases: [([String: String], String)] = [
-            (["metric": "target-prob", "target": " Paris is"], "target ' Paris is' is 2 tokens ('·Paris' '·is'), not one; name one token, or its id as id:N"),
+            (["metric": "target-prob", "target": " Paris is"], "target ' Paris is' is 2 tokens ('␣Paris' '␣is'), not one; name one token, or its id as id:N"),
             (["metric": "target-prob", "target": "id:49152"], "target id 49152 is outside the vocabulary (0 to 49151)"),
             (["target": " Paris"], "option 'target' applies to the metrics target-prob, target-rank and target-logit, not top-prob"),
             (["positions": "1"], "option 'positions' applies to mode=trajectory, not mode=grid"),
