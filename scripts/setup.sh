@@ -94,9 +94,10 @@ setup_test() {
     # Packages some tests need, each skipped (and saying so) without it, so
     # a machine where one cannot be installed can still run the rest:
     # headless Chromium opens the gallery and dashboard pages; poppler's
-    # pdftotext reads the text layer of PDFs; BLIS and oneDNN are
+    # pdftotext reads the text layer of PDFs; pdflatex compiles an article
+    # with every view's snippet; BLIS and oneDNN are
     # matrix-product libraries LOUPE_BLAS can choose.
-    local optional=(chromium poppler-utils libblis4-pthread libdnnl2) missing=()
+    local optional=(chromium poppler-utils texlive-latex-base libblis4-pthread libdnnl2) missing=()
     for p in "${optional[@]}"; do
         if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
             missing+=("$p")

@@ -265,12 +265,17 @@ public struct NeuronClustersView: ViewPlugin {
         var topicLabels: Double
         var examples: Double
         var footer: Double
+        /// The figure's width.
+        var width: Double
+        /// Narrow (a paper column): no dendrogram, and each cluster's tag is
+        /// written above its context below the maps rather than beside them.
+        var tagsBelow: Bool
     }
 
     static let scale = ColorScale(low: -1.5, high: 1.5)
     static let colorbarLabel = "mean importance (z)"
 
-    func layout(_ data: Data, theme: Theme, width: Double?, measure: Canvas) -> Layout {
+    func layout(_ data: Data, options: Options, theme: Theme, width: Double?, measure: Canvas) -> Layout {
         let tick = theme.tickFont, small = tick.sized(max(theme.minimumTextSize, tick.size - 1))
         let line = measure.measure("Ag", tick).height
         let rowLabels = measure.measure("n0000", small).width + theme.gap
@@ -282,23 +287,64 @@ public struct NeuronClustersView: ViewPlugin {
         }.max() ?? 0
         let fullTags = min(240, tagWidth) + 3.5 * theme.gap
         let colorbar = Colorbar(colormap: .rdbu, scale: Self.scale, label: Self.colorbarLabel).width(measure, theme: theme)
-        let dendrogram = data.merges.isEmpty ? 0.0 : 50.0
         let between = 2 * theme.gap
-        let fixed = 2 * theme.margin + dendrogram + 8 + theme.gap + rowLabels + eta + between + colorbar
         let columns = Double(2 * max(1, data.topics.count))
         let natural = max(line * 1.1, 14.0)
-        // At a given width the tags get at most a third of it: the heatmaps come first.
-        let tags = width.map { min(fullTags, $0 / 3) } ?? fullTags
+        // The tags go beside the maps when a third of the width holds them;
+        // in a narrower figure they go below, and the dendrogram is left out.
+        let tagsBelow = width.map { $0 / 3 < fullTags } ?? false
+        let dendrogram = data.merges.isEmpty || tagsBelow ? 0.0 : 50.0
+        let tags = tagsBelow ? 0 : fullTags
+        let fixed = 2 * theme.margin + dendrogram + 8 + theme.gap + rowLabels + eta + between + colorbar
         let cellWidth = width.map { max(4, ($0 - fixed - tags) / columns) } ?? natural
+        let w = width ?? (fixed + tags + cellWidth * columns)
         let cellHeight = max(line * 0.8, 6)
-        let title = measure.measure("Ag", theme.titleFont).height + theme.gap
+        let text = w - 2 * theme.margin
+        let titleHeight = measure.paragraphHeight(self.title(data, options: options), theme.titleFont, width: text) + theme.gap
         let header = line + theme.gap
         let topicLabels = min(90, data.topics.map { measure.measure($0, small).width }.max() ?? 0) + theme.gap
-        let examples = Double(data.tags.count) * (line + 2) + measure.measure("Ag", theme.labelFont).height + theme.gap * 2
-        let footer = 2 * (measure.measure("Ag", small).height + 1) + theme.gap
-        return Layout(title: title, header: header, dendrogram: dendrogram, band: 8, rowLabels: rowLabels, eta: eta,
+        let perTag = (tagsBelow ? 3 : 1) * (line + 2)
+        let examples = Double(data.tags.count) * perTag + measure.paragraphHeight(Self.examplesHeading(data), theme.labelFont, width: text) + theme.gap * 2
+        let footer = notes(data).reduce(0) { $0 + measure.paragraphHeight($1, small, width: text) + 1 } + theme.gap
+        return Layout(title: titleHeight, header: header, dendrogram: dendrogram, band: 8, rowLabels: rowLabels, eta: eta,
                       cell: Size(cellWidth, cellHeight), between: between, tags: tags, colorbar: colorbar,
-                      topicLabels: topicLabels, examples: examples, footer: footer)
+                      topicLabels: topicLabels, examples: examples, footer: footer, width: w, tagsBelow: tagsBelow)
+    }
+
+    func title(_ data: Data, options: Options) -> String {
+        options.title.isEmpty
+            ? "Topic-selective neurons of block \(data.layer), \(data.method == .kmeans ? "k-means" : data.method.rawValue + "-linkage") clusters"
+            : options.title
+    }
+
+    static func examplesHeading(_ data: Data) -> String {
+        "Strongest contexts of each cluster's representative neuron (positions ≥ \(data.firstPosition))"
+    }
+
+    /// How the tags were tested, a paragraph each.
+    func notes(_ data: Data) -> [String] {
+        let agreement = data.agreement.map { a in
+            let tagged = data.tags.filter { $0.topic != nil }
+            return "\(tagged.filter(\.test.agrees).count) of \(tagged.count) tags (\(String(format: "%.0f", a * 100)) %)"
+        } ?? "no tag"
+        return [
+            "Neurons: the \(data.neurons.count) with the highest η² of importance by topic on the discovery half; clusters of their discovery topic profiles.",
+            "Tags: each cluster's best discovery topic, tested on the held-out half (Cohen's d, \(data.permutations) label shuffles, Holm over \(data.tags.count), α \(String(format: "%g", data.alpha))). Held-out first: \(agreement).",
+        ]
+    }
+
+    /// `words` cut to fit `width` in `font` at word boundaries, from the
+    /// start (keeping the end) or from the end, marked by "…"; the canvas
+    /// never has to cut it.
+    static func fitted(_ words: String, _ font: Font, width: Double, keepEnd: Bool, _ canvas: Canvas) -> String {
+        guard canvas.measure(words, font).width > width else { return words }
+        var parts = words.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        while !parts.isEmpty {
+            if keepEnd { parts.removeFirst() } else { parts.removeLast() }
+            let s = keepEnd ? "…" + parts.joined(separator: " ") : parts.joined(separator: " ") + "…"
+            if canvas.measure(s, font).width <= width { return s }
+        }
+        return ""
     }
 
     /// A tag's two lines: the cluster, its size and topic; the test.
@@ -320,11 +366,10 @@ public struct NeuronClustersView: ViewPlugin {
     }
 
     public func size(of data: Data, options: Options, theme: Theme, width: Double?, measure: Canvas) -> Size {
-        let l = layout(data, theme: theme, width: width, measure: measure)
-        let w = width ?? (2 * theme.margin + l.dendrogram + l.band + theme.gap + l.rowLabels + l.eta
-            + l.cell.width * Double(2 * data.topics.count) + l.between + l.tags + l.colorbar)
+        let l = layout(data, options: options, theme: theme, width: width, measure: measure)
+        let w = l.width
         let line = measure.measure("Ag", theme.tickFont).height
-        let tagRows = Double(data.tags.count) * (2 * line + 4)
+        let tagRows = l.tagsBelow ? 0 : Double(data.tags.count) * (2 * line + 4)
         let rows = max(Double(data.neurons.count) * l.cell.height, tagRows)
         return Size(w, theme.margin + l.title + l.header + rows + l.topicLabels + l.examples + l.footer + theme.margin)
     }
@@ -340,7 +385,7 @@ public struct NeuronClustersView: ViewPlugin {
 
     /// Each cell: the neuron, its selectivity and cluster's tag, the topic and half, and its mean.
     public func hitRegions(of data: Data, options: Options, in frame: Rect, theme: Theme, measure: Canvas) -> [HitRegion] {
-        let l = layout(data, theme: theme, width: frame.width, measure: measure)
+        let l = layout(data, options: options, theme: theme, width: frame.width, measure: measure)
         let (a, b) = plotRects(data, layout: l, in: frame, theme: theme)
         let ch = a.height / Double(max(1, data.order.count))
         let tags = Dictionary(uniqueKeysWithValues: data.tags.map { ($0.cluster, $0) })
@@ -397,14 +442,11 @@ public struct NeuronClustersView: ViewPlugin {
     }
 
     public func draw(_ data: Data, options: Options, on canvas: Canvas, in frame: Rect, theme: Theme) throws {
-        let l = layout(data, theme: theme, width: frame.width, measure: canvas)
+        let l = layout(data, options: options, theme: theme, width: frame.width, measure: canvas)
         let tick = theme.tickFont, small = tick.sized(max(theme.minimumTextSize, tick.size - 1))
         let line = canvas.measure("Ag", tick).height
-        let title = options.title.isEmpty
-            ? "Topic-selective neurons of block \(data.layer), \(data.method == .kmeans ? "k-means" : data.method.rawValue + "-linkage") clusters"
-            : options.title
-        canvas.text(title, at: Point(frame.midX, frame.y + theme.margin), font: theme.titleFont, color: theme.foreground,
-                    anchor: TextAnchor(.center, .top), maxWidth: frame.width - 2 * theme.margin)
+        canvas.paragraph(title(data, options: options), at: Point(frame.midX, frame.y + theme.margin), font: theme.titleFont,
+                         color: theme.foreground, width: frame.width - 2 * theme.margin, align: .center)
         let rows = data.order.count
         let (a, b) = plotRects(data, layout: l, in: frame, theme: theme)
         let ch = a.height / Double(max(1, rows))
@@ -413,8 +455,12 @@ public struct NeuronClustersView: ViewPlugin {
             let colors = data.order.flatMap { r in means[r].map { Colormap.rdbu.color(at: Self.scale.position(min(Self.scale.high, max(Self.scale.low, $0)))) } }
             try canvas.image(colors, columns: data.topics.count, in: plot)
             canvas.stroke(plot, theme.rule, width: theme.lineWidth / 2)
-            canvas.text("\(name) (\(count) prompts)", at: Point(plot.midX, plot.y - theme.gap / 2), font: small, color: theme.muted,
-                        anchor: TextAnchor(.center, .bottom), maxWidth: plot.width + l.between)
+            // Both halves say their prompt counts, or neither does.
+            let full = canvas.measure("discovery (\(counts[0]) prompts)", small).width <= plot.width + l.between
+                && canvas.measure("held-out (\(counts[1]) prompts)", small).width <= plot.width + l.between
+            let header = full ? "\(name) (\(count) prompts)" : canvas.measure(name, small).width <= plot.width + l.between ? name : ""
+            canvas.text(header, at: Point(plot.midX, plot.y - theme.gap / 2), font: small, color: theme.muted,
+                        anchor: TextAnchor(.center, .bottom))
             for (c, topic) in data.topics.enumerated() {
                 let x = plot.x + (Double(c) + 0.5) * l.cell.width
                 canvas.text(topic, at: Point(x, plot.maxY + theme.gap / 2), font: small, color: theme.foreground,
@@ -434,14 +480,14 @@ public struct NeuronClustersView: ViewPlugin {
                             color: theme.muted, anchor: TextAnchor(.right, .middle))
             }
         }
-        if !data.merges.isEmpty {
+        if !data.merges.isEmpty, l.dendrogram > 0 {
             Dendrogram(merges: data.merges, leaves: rows, order: data.order, leafColors: data.clusters.map { Palette.categorical($0) })
                 .draw(canvas, in: Rect(x: frame.x + theme.margin, y: a.y, width: l.dendrogram - theme.gap, height: a.height), theme: theme)
         }
         // Tags at each cluster's middle, pushed down so they never overlap.
         let tagX = b.maxX + theme.gap * 2
         var nextFree = a.y
-        for tag in data.tags {
+        for tag in data.tags where !l.tagsBelow {
             let rowsOfCluster = data.order.enumerated().filter { data.clusters[$0.element] == tag.cluster }.map(\.offset)
             guard let firstRow = rowsOfCluster.first, let lastRow = rowsOfCluster.last else { continue }
             let middle = a.y + (Double(firstRow + lastRow + 1) / 2) * ch
@@ -458,43 +504,55 @@ public struct NeuronClustersView: ViewPlugin {
 
         // The contexts that excite each cluster's representative neuron most.
         var y = a.maxY + l.topicLabels + theme.gap
-        canvas.text("Strongest contexts of each cluster's representative neuron (positions ≥ \(data.firstPosition))", at: Point(frame.x + theme.margin, y),
-                    font: theme.labelFont, color: theme.foreground, maxWidth: frame.width - 2 * theme.margin)
-        y += canvas.measure("Ag", theme.labelFont).height + theme.gap / 2
+        y += canvas.paragraph(Self.examplesHeading(data), at: Point(frame.x + theme.margin, y), font: theme.labelFont,
+                              color: theme.foreground, width: frame.width - 2 * theme.margin) + theme.gap / 2
         for tag in data.tags {
             var x = frame.x + theme.margin
             let right = frame.maxX - theme.margin
-            canvas.fillCircle(center: Point(x + line * 0.3, y + line / 2), radius: line * 0.3, Palette.categorical(tag.cluster))
-            x += line * 0.6 + theme.gap / 2
-            x += canvas.text("C\(tag.cluster + 1) n\(tag.neuron):", at: Point(x, y), font: tick.withBold(), color: theme.foreground).width + theme.gap
+            if l.tagsBelow {
+                let lines = tagLines(tag, data)
+                canvas.fillCircle(center: Point(x + line * 0.3, y + line / 2), radius: line * 0.3, Palette.categorical(tag.cluster))
+                canvas.text(lines[0], at: Point(x + line * 0.6 + theme.gap / 2, y), font: tag.topic == nil ? tick : tick.withBold(),
+                            color: tag.topic == nil ? theme.muted : theme.foreground)
+                canvas.text(lines[1], at: Point(x + line * 0.6 + theme.gap / 2, y + line + 2), font: small, color: theme.muted)
+                y += 2 * (line + 2)
+            }
+            if l.tagsBelow {
+                // Under its tag: the neuron alone, indented.
+                x += line * 0.6 + theme.gap / 2
+                x += canvas.text("n\(tag.neuron):", at: Point(x, y), font: tick.withBold(), color: theme.foreground).width + theme.gap
+            } else {
+                canvas.fillCircle(center: Point(x + line * 0.3, y + line / 2), radius: line * 0.3, Palette.categorical(tag.cluster))
+                x += line * 0.6 + theme.gap / 2
+                x += canvas.text("C\(tag.cluster + 1) n\(tag.neuron):", at: Point(x, y), font: tick.withBold(), color: theme.foreground).width + theme.gap
+            }
             if let e = tag.examples.first {
                 let source = "  (\(String(format: "%.2f", e.activation)); \(data.prompts[e.prompt].topic), prompt \(e.prompt + 1))"
                 let token = e.token.trimmingCharacters(in: .whitespaces)
                 let before = "…" + e.before + String(e.token.prefix { $0 == " " })
-                x += canvas.text(TokenText.visible(before).replacingOccurrences(of: "␣", with: " "), at: Point(x, y), font: tick, color: theme.muted,
-                                 maxWidth: max(10, right - x)).width
-                let box = canvas.measure(token.isEmpty ? e.token : token, tick.withBold())
+                // The context is cut at words to fit: first what follows the token, then what precedes it.
+                let shown = token.isEmpty ? TokenText.visible(e.token) : token
+                let tokenWidth = canvas.measure(shown, tick.withBold()).width + 1
+                let sourceWidth = canvas.measure(source, small).width
+                let room = max(0, right - x - tokenWidth - sourceWidth)
+                let beforeText = TokenText.visible(before).replacingOccurrences(of: "␣", with: " ")
+                let afterText = e.after.replacingOccurrences(of: "\n", with: "↵") + "…"
+                let beforeShown = Self.fitted(beforeText, tick, width: min(canvas.measure(beforeText, tick).width, room * 0.55), keepEnd: true, canvas)
+                let afterShown = Self.fitted(afterText, tick, width: room - canvas.measure(beforeShown, tick).width, keepEnd: false, canvas)
+                x += canvas.text(beforeShown, at: Point(x, y), font: tick, color: theme.muted).width
+                let box = canvas.measure(shown, tick.withBold())
                 canvas.fill(Rect(x: x - 1, y: y, width: box.width + 2, height: box.height), Colormap.rdbu.color(at: 0.85).withAlpha(0.35))
-                x += canvas.text(token.isEmpty ? TokenText.visible(e.token) : token, at: Point(x, y), font: tick.withBold(), color: theme.foreground).width + 1
-                x += canvas.text(e.after.replacingOccurrences(of: "\n", with: "↵") + "…", at: Point(x, y), font: tick, color: theme.muted,
-                                 maxWidth: max(10, right - x - canvas.measure(source, small).width)).width
-                canvas.text(source, at: Point(x, y + 1), font: small, color: theme.muted, maxWidth: max(10, right - x))
+                x += canvas.text(shown, at: Point(x, y), font: tick.withBold(), color: theme.foreground).width + 1
+                x += canvas.text(afterShown, at: Point(x, y), font: tick, color: theme.muted).width
+                if x + sourceWidth <= right + 0.5 { canvas.text(source, at: Point(x, y + 1), font: small, color: theme.muted) }
             }
             y += line + 2
         }
-        // How the tags were tested, in two lines.
-        let agreement = data.agreement.map { a in
-            let tagged = data.tags.filter { $0.topic != nil }
-            return "\(tagged.filter(\.test.agrees).count) of \(tagged.count) tags (\(String(format: "%.0f", a * 100)) %)"
-        } ?? "no tag"
-        let notes = [
-            "Neurons: the \(data.neurons.count) with the highest η² of importance by topic on the discovery half; clusters of their discovery topic profiles.",
-            "Tags: each cluster's best discovery topic, tested on the held-out half (Cohen's d, \(data.permutations) label shuffles, Holm over \(data.tags.count), α \(String(format: "%g", data.alpha))). Held-out first: \(agreement).",
-        ]
+        // How the tags were tested.
         var fy = frame.maxY - theme.margin - l.footer + theme.gap
-        for note in notes {
-            canvas.text(note, at: Point(frame.x + theme.margin, fy), font: small, color: theme.muted, maxWidth: frame.width - 2 * theme.margin)
-            fy += canvas.measure("Ag", small).height + 1
+        for note in notes(data) {
+            fy += canvas.paragraph(note, at: Point(frame.x + theme.margin, fy), font: small, color: theme.muted,
+                                   width: frame.width - 2 * theme.margin) + 1
         }
     }
 }

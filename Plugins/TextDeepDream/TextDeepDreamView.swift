@@ -316,6 +316,10 @@ public struct TextDeepDreamView: ViewPlugin {
         var rows: [Row]
         var label: Double
         var colorbar: Double
+        /// In a narrow figure the two charts go one above the other.
+        var stacked: Bool
+        /// The height of the charts' area.
+        var charts: Double { stacked ? 2 * chart : chart }
     }
 
     func stepLabel(_ s: Step) -> String {
@@ -337,7 +341,7 @@ public struct TextDeepDreamView: ViewPlugin {
         var rows = data.steps.filter { $0.tokens != nil }.map { row(stepLabel($0), $0.tokens ?? [], $0.activations ?? []) }
         rows.append(row("best (step \(data.best.step))", data.best.text.tokens, data.best.text.activations, emphasis: true))
         if let r = data.reference { rows.append(row("best passage", r.text.tokens, r.text.activations, emphasis: true)) }
-        return Layout(chart: chart, rows: rows, label: labelWidth, colorbar: bar)
+        return Layout(chart: chart, rows: rows, label: labelWidth, colorbar: bar, stacked: width - 2 * theme.margin < 360)
     }
 
     /// One line under the charts: the best dream against the best passage.
@@ -357,10 +361,11 @@ public struct TextDeepDreamView: ViewPlugin {
     public func size(of data: Data, options: Options, theme: Theme, width: Double?, measure: Canvas) -> Size {
         let w = width ?? 560
         let l = layout(data, theme: theme, width: w, measure: measure)
-        let title = measure.measure("Ag", theme.titleFont).height + theme.gap
-        let verdict = measure.measure("Ag", theme.tickFont).height + theme.gap
+        let text = w - 2 * theme.margin
+        let title = measure.paragraphHeight(self.title(data, options: options), theme.titleFont, width: text) + theme.gap
+        let verdict = measure.paragraphHeight(self.verdict(data), theme.tickFont, width: text) + theme.gap
         let rows = l.rows.reduce(0) { $0 + $1.height + theme.gap * 2 }
-        return Size(w, theme.margin * 2 + title + l.chart + theme.gap * 2 + verdict + rows)
+        return Size(w, theme.margin * 2 + title + l.charts + theme.gap * 2 + verdict + rows)
     }
 
     func title(_ data: Data, options: Options) -> String {
@@ -370,8 +375,9 @@ public struct TextDeepDreamView: ViewPlugin {
     /// Each text row: its step, its text, and its most active tokens.
     public func hitRegions(of data: Data, options: Options, in frame: Rect, theme: Theme, measure: Canvas) -> [HitRegion] {
         let l = layout(data, theme: theme, width: frame.width, measure: measure)
-        var y = frame.y + theme.margin + measure.measure(title(data, options: options), theme.titleFont).height + theme.gap
-        y += l.chart + theme.gap * 2 + measure.measure("Ag", theme.tickFont).height + theme.gap
+        let text = frame.width - 2 * theme.margin
+        var y = frame.y + theme.margin + measure.paragraphHeight(title(data, options: options), theme.titleFont, width: text) + theme.gap
+        y += l.charts + theme.gap * 2 + measure.paragraphHeight(verdict(data), theme.tickFont, width: text) + theme.gap
         return l.rows.map { row in
             let strongest = zip(row.tokens, row.values).sorted { $0.1 > $1.1 }.prefix(3)
             let rect = Rect(x: frame.x + theme.margin, y: y, width: frame.width - 2 * theme.margin, height: row.height)
@@ -385,8 +391,8 @@ public struct TextDeepDreamView: ViewPlugin {
     public func draw(_ data: Data, options: Options, on canvas: Canvas, in frame: Rect, theme: Theme) throws {
         let l = layout(data, theme: theme, width: frame.width, measure: canvas)
         var y = frame.y + theme.margin
-        y += canvas.text(title(data, options: options), at: Point(frame.midX, y), font: theme.titleFont, color: theme.foreground,
-                         anchor: TextAnchor(.center, .top), maxWidth: frame.width - 2 * theme.margin).height + theme.gap
+        y += canvas.paragraph(title(data, options: options), at: Point(frame.midX, y), font: theme.titleFont, color: theme.foreground,
+                              width: frame.width - 2 * theme.margin, align: .center) + theme.gap
         let steps = data.steps
         let xs = (Double(steps.first?.step ?? 0), Double(steps.last?.step ?? 1))
         var activity: [LineChart.Series] = []
@@ -420,12 +426,17 @@ public struct TextDeepDreamView: ViewPlugin {
             right = LineChart(series: series, xTitle: "step", yTitle: "cross-entropy (nats)")
         }
         let chartWidth = frame.width - 2 * theme.margin
-        LineChart(series: activity, xTitle: "step", yTitle: "activation")
-            .draw(canvas, in: Rect(x: frame.x + theme.margin, y: y, width: chartWidth * 0.6, height: l.chart), theme: theme)
-        right.draw(canvas, in: Rect(x: frame.x + theme.margin + chartWidth * 0.63, y: y, width: chartWidth * 0.37, height: l.chart), theme: theme)
-        y += l.chart + theme.gap * 2
-        y += canvas.text(verdict(data), at: Point(frame.x + theme.margin, y), font: theme.tickFont, color: theme.foreground,
-                         maxWidth: chartWidth).height + theme.gap
+        let activityChart = LineChart(series: activity, xTitle: "step", yTitle: "activation")
+        if l.stacked {
+            activityChart.draw(canvas, in: Rect(x: frame.x + theme.margin, y: y, width: chartWidth, height: l.chart), theme: theme)
+            right.draw(canvas, in: Rect(x: frame.x + theme.margin, y: y + l.chart, width: chartWidth, height: l.chart), theme: theme)
+        } else {
+            activityChart.draw(canvas, in: Rect(x: frame.x + theme.margin, y: y, width: chartWidth * 0.6, height: l.chart), theme: theme)
+            right.draw(canvas, in: Rect(x: frame.x + theme.margin + chartWidth * 0.63, y: y, width: chartWidth * 0.37, height: l.chart), theme: theme)
+        }
+        y += l.charts + theme.gap * 2
+        y += canvas.paragraph(verdict(data), at: Point(frame.x + theme.margin, y), font: theme.tickFont, color: theme.foreground,
+                              width: chartWidth) + theme.gap
 
         let magnitude = max(1e-6, (l.rows.flatMap(\.values).map(abs).max() ?? 1))
         let scale = ColorScale(low: -magnitude, high: magnitude)

@@ -106,7 +106,7 @@ public enum FigurePipeline {
     }
 
     /// Draws the figure: background, the view in its frame, the model line.
-    static func draw(_ record: FigureRecord, view: RegisteredView, layout: Layout, theme: Theme, on canvas: Canvas) throws {
+    public static func draw(_ record: FigureRecord, view: RegisteredView, layout: Layout, theme: Theme, on canvas: Canvas) throws {
         canvas.fill(Rect(x: 0, y: 0, width: layout.page.width, height: layout.page.height), theme.background)
         try view.draw(record.data, record.options, canvas, layout.view, theme)
         layout.modelLine.draw(on: canvas, top: layout.view.maxY, theme: theme)

@@ -62,6 +62,23 @@ public final class Canvas {
     private var layouts: [Font: OpaquePointer] = [:]
     private var measured: [MeasureKey: Size] = [:]
 
+    /// A text drawn, for checking a figure's typesetting: its box on the
+    /// page (the bounds of the turned box for turned text), its size, and
+    /// whether it was cut with an ellipsis.
+    public struct DrawnText: Sendable {
+        public var text: String
+        public var box: Rect
+        public var size: Double
+        public var cut: Bool
+    }
+
+    /// Every text drawn since `recordText()`; nil when not recording.
+    public private(set) var drawnText: [DrawnText]?
+    private var insideMarkedText = false
+
+    /// Starts keeping a log of every text drawn (`drawnText`).
+    public func recordText() { drawnText = [] }
+
     private struct MeasureKey: Hashable {
         let text: String
         let font: Font
@@ -230,6 +247,14 @@ public final class Canvas {
         let dx: Double = switch anchor.horizontal { case .left: 0; case .center: -w / 2; case .right: -w }
         let dy: Double = switch anchor.vertical { case .top: 0; case .middle: -h / 2; case .baseline: -baseline; case .bottom: -h }
         let ox = dx - Double(logical.x) / Double(PANGO_SCALE)
+        if drawnText != nil, !insideMarkedText {
+            let corners = [Point(dx, dy), Point(dx + w, dy), Point(dx, dy + h), Point(dx + w, dy + h)].map {
+                Point(point.x + $0.x * cos(angle) - $0.y * sin(angle), point.y + $0.x * sin(angle) + $0.y * cos(angle))
+            }
+            let xs = corners.map(\.x), ys = corners.map(\.y)
+            drawnText?.append(DrawnText(text: text, box: Rect(x: xs.min()!, y: ys.min()!, width: xs.max()! - xs.min()!, height: ys.max()! - ys.min()!),
+                                        size: font.size, cut: pango_layout_is_ellipsized(l) != 0))
+        }
         setColor(color)
         // Token markers get their own drawing, unless the text is cut (then as glyphs).
         if maxWidth == nil || w < (maxWidth ?? 0), text.unicodeScalars.contains(where: Self.markerScalars.contains) {
@@ -256,6 +281,38 @@ public final class Canvas {
 }
 
 extension Canvas {
+    /// `text` broken at spaces into lines no wider than `width` in `font`
+    /// (a single word wider than that is a line of its own).
+    public func wrap(_ text: String, _ font: Font, width: Double) -> [String] {
+        var lines: [String] = []
+        for word in text.split(separator: " ", omittingEmptySubsequences: false).map(String.init) {
+            if let last = lines.last, measure(last + " " + word, font).width <= width {
+                lines[lines.count - 1] = last + " " + word
+            } else {
+                lines.append(word)
+            }
+        }
+        return lines
+    }
+
+    /// The height of `text` wrapped to `width`.
+    public func paragraphHeight(_ text: String, _ font: Font, width: Double) -> Double {
+        Double(wrap(text, font, width: width).count) * measure("Ag", font).height
+    }
+
+    /// Draws `text` wrapped to `width`, each line anchored at `point`'s x
+    /// (left, centre or right) from `point`'s y down; returns the height.
+    @discardableResult
+    public func paragraph(_ text: String, at point: Point, font: Font, color: Color, width: Double,
+                          align: TextAnchor.Horizontal = .left) -> Double {
+        let line = measure("Ag", font).height
+        let lines = wrap(text, font, width: width)
+        for (i, l) in lines.enumerated() {
+            self.text(l, at: Point(point.x, point.y + Double(i) * line), font: font, color: color, anchor: TextAnchor(align, .top), maxWidth: width)
+        }
+        return Double(lines.count) * line
+    }
+
     static let markerScalars: Set<Unicode.Scalar> = ["␣", "⍽", "↵", "⇥", "␍"]
 
     /// Draws text holding TokenText's markers. The text layer (what a PDF
@@ -266,6 +323,8 @@ extension Canvas {
     /// its direction (a turned `⇥` would read as `↑`). Widths are those of
     /// the marker glyphs, as `measure` reports them.
     func drawMarked(_ text: String, font: Font, color: Color, at point: Point, offset: Point, baseline: Double, angle: Double) {
+        insideMarkedText = true
+        defer { insideMarkedText = false }
         let l = layout(text, font, maxWidth: nil)
         var real = "", marks: [(scalar: Unicode.Scalar, byte: Int)] = []
         guard let attributes = pango_attr_list_new() else { return }

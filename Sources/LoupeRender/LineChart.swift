@@ -63,9 +63,14 @@ public struct LineChart: Sendable {
         let legend = Legend(entries: series.map { ($0.color, $0.label) })
         let legendSize = legend.size(canvas, theme: theme)
         let labelHeight = canvas.measure(yTitle, theme.labelFont).height
-        let plot = Rect(x: frame.x + theme.margin + labelHeight + theme.gap + tickWidth + theme.gap, y: top + line / 2,
-                        width: frame.width - (theme.margin + labelHeight + 2 * theme.gap + tickWidth) - theme.margin - legendSize.width - 2 * theme.gap,
-                        height: frame.maxY - theme.margin - canvas.measure(xTitle, theme.labelFont).height - theme.gap - line - theme.gap - (top + line / 2))
+        let left = theme.margin + labelHeight + 2 * theme.gap + tickWidth
+        // The legend goes to the right of the plot, or below it where it
+        // would leave the plot less than half the width.
+        let legendBelow = frame.width - left - theme.margin - legendSize.width - 2 * theme.gap < frame.width / 2
+        let below = legendBelow ? legendSize.height + theme.gap : 0
+        let plot = Rect(x: frame.x + left, y: top + line / 2,
+                        width: frame.width - left - theme.margin - (legendBelow ? 0 : legendSize.width + 2 * theme.gap),
+                        height: frame.maxY - theme.margin - below - canvas.measure(xTitle, theme.labelFont).height - theme.gap - line - theme.gap - (top + line / 2))
         guard plot.width > 10, plot.height > 10 else { return }
         func px(_ x: Double) -> Double { plot.x + xScale.position(x) * plot.width }
         func py(_ y: Double) -> Double { plot.maxY - yScale.position(y) * plot.height }
@@ -83,10 +88,11 @@ public struct LineChart: Sendable {
                 canvas.polyline(points, s.color, width: theme.lineWidth * 2, dash: s.dashed ? [3, 2] : [])
             }
         }
-        canvas.text(xTitle, at: Point(plot.midX, frame.maxY - theme.margin), font: theme.labelFont, color: theme.muted,
+        canvas.text(xTitle, at: Point(plot.midX, frame.maxY - theme.margin - below), font: theme.labelFont, color: theme.muted,
                     anchor: TextAnchor(.center, .bottom), maxWidth: plot.width)
         canvas.text(yTitle, at: Point(frame.x + theme.margin, plot.midY), font: theme.labelFont, color: theme.muted,
                     anchor: TextAnchor(.center, .top), angle: -.pi / 2, maxWidth: plot.height)
-        legend.draw(canvas, at: Point(plot.maxX + 2 * theme.gap, plot.y), theme: theme)
+        legend.draw(canvas, at: legendBelow ? Point(frame.x + left, frame.maxY - theme.margin - legendSize.height) : Point(plot.maxX + 2 * theme.gap, plot.y),
+                    theme: theme)
     }
 }

@@ -50,7 +50,7 @@ public struct Theme: Sendable, Equatable {
         name: "paper", background: .white, foreground: .black, muted: Color(hex: 0x444444),
         rule: Color(hex: 0x999999), accent: Color(hex: 0xD55E00), missing: Color(hex: 0xEEEEEE),
         fontFamily: "DejaVu Sans", titleSize: 8, labelSize: 7, tickSize: 7, annotationSize: 6,
-        minimumTextSize: 4.5, margin: 4, gap: 2.5, lineWidth: 0.5)
+        minimumTextSize: 6, margin: 4, gap: 2.5, lineWidth: 0.5)
 
     public static let all: [Theme] = [.light, .dark, .paper]
 

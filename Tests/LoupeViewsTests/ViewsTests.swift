@@ -949,3 +949,152 @@ extension FamilyViewTests {
         #expect(model.tokenizer.displayText(of: ids[key]) == " fox" && key < q - 2, "head 18.6 attends most to \(key)")
     }
 }
+
+/// Figures set in a paper's column: drawn as `loupe render --theme paper
+/// --width 3.25in` (one column) and `6.75in` (both) draw them, every text
+/// box is checked.
+@Suite struct PaperFitTests {
+    /// What is wrong with the text of a drawing: under 6 pt, cut with an
+    /// ellipsis, outside the page, or overlapping another text (boxes are
+    /// the logical extents of the text, line spacing included; they may
+    /// touch, within 0.5 pt).
+    static func problems(_ texts: [Canvas.DrawnText], page: Size) -> [String] {
+        let texts = texts.filter { !$0.text.trimmingCharacters(in: .whitespaces).isEmpty }
+        var out: [String] = []
+        for t in texts {
+            if t.size < 6 - 1e-9 { out.append("'\(t.text)' is \(t.size) pt") }
+            if t.cut { out.append("'\(t.text)' is cut") }
+            if t.box.x < -0.5 || t.box.y < -0.5 || t.box.maxX > page.width + 0.5 || t.box.maxY > page.height + 0.5 {
+                out.append("'\(t.text)' leaves the page at \(t.box)")
+            }
+        }
+        for i in texts.indices {
+            for j in texts.indices where j > i {
+                let a = texts[i].box, b = texts[j].box
+                let dx = min(a.maxX, b.maxX) - max(a.x, b.x), dy = min(a.maxY, b.maxY) - max(a.y, b.y)
+                if dx > 0.5, dy > 0.5 { out.append("'\(texts[i].text)' overlaps '\(texts[j].text)' by \(String(format: "%.1f × %.1f", dx, dy)) pt") }
+            }
+        }
+        return out
+    }
+
+    static func check(_ record: FigureRecord, view: RegisteredView, width: Double, height: Double? = nil) throws -> [String] {
+        let style = FigureStyle(theme: .paper, width: width * 72, height: height.map { $0 * 72 }, dpi: 72)
+        let layout = try FigurePipeline.layout(of: record, view: view, style: style)
+        let canvas = try Canvas.recording()
+        canvas.recordText()
+        try FigurePipeline.draw(record, view: view, layout: layout, theme: .paper, on: canvas)
+        return problems(canvas.drawnText ?? [], page: layout.page)
+    }
+
+    /// Tall views drawn to a given page height (`--height`): the all-heads
+    /// grid across both columns (19.9 in tall at its natural size), the
+    /// head-score map in one (7.2 in), neuron clusters in one. The page is
+    /// the height asked for, every panel lies within it, and the text checks
+    /// above still hold.
+    @Test func tallViewsHonourTheHeight() throws {
+        let prompt = "The cat sat on the mat. The cat sat on the"
+        let cases: [(String, [String: String], Double, Double)] = [
+            ("attention", ["mode": "grid"], 6.75, 8), ("attention", ["mode": "scores"], 3.25, 3.5),
+        ]
+        for (id, options, width, height) in cases {
+            let view = try BuiltinViews.registry.view(id)
+            let (_, record) = try render(id, prompt: prompt, options: options)
+            let style = FigureStyle(theme: .paper, width: width * 72, height: height * 72, dpi: 72)
+            let layout = try FigurePipeline.layout(of: record, view: view, style: style)
+            #expect(layout.page == Size(width * 72, height * 72))
+            let natural = try FigurePipeline.size(of: record, view: view, style: FigureStyle(theme: .paper, width: width * 72, dpi: 72))
+            #expect(natural.height > height * 72, "\(id) \(options) is not tall at its natural size")
+            let hits = try view.hitRegions(record.data, record.options, layout.view, .paper, try Canvas.measuring())
+            #expect(!hits.isEmpty && hits.allSatisfy { $0.y + $0.height <= layout.view.maxY + 0.5 }, "\(id) \(options): a panel leaves the page")
+            let found = try Self.check(record, view: view, width: width, height: height)
+            #expect(found.isEmpty, "\(id) \(options) at \(width) × \(height) in: \(found.prefix(12))")
+        }
+        let view = try BuiltinViews.registry.view("neuron-clusters")
+        let (_, clusters) = try render("neuron-clusters", prompt: view.info.example.prompt, options: view.info.example.options)
+        let found = try Self.check(clusters, view: view, width: 3.25, height: 6)
+        #expect(found.isEmpty, "neuron-clusters at 3.25 × 6 in: \(found.prefix(12))")
+    }
+
+    @Test(arguments: BuiltinViews.registry.ids)
+    func everyViewFitsAColumnAndThePage(id: String) throws {
+        let view = try BuiltinViews.registry.view(id)
+        let (_, record) = try render(id, prompt: view.info.example.prompt, options: view.info.example.options)
+        for width in [3.25, 6.75] {
+            let found = try Self.check(record, view: view, width: width)
+            #expect(found.isEmpty, "\(id) at \(width) in: \(found.count) problems: \(found.prefix(12))")
+        }
+    }
+}
+
+/// Every view's figure and snippet set in a two-column article by pdflatex
+/// (from Debian's texlive-latex-base, which `scripts/setup.sh test`
+/// installs): a column figure at 3.25 in, a two-column one at 6.75 in, and a
+/// wide screen figure that the snippet scales down to the column.
+@Suite struct LaTeXArticleTests {
+    static let pdflatex = ["/usr/bin/pdflatex", "/usr/local/bin/pdflatex"].first(where: FileManager.default.isExecutableFile)
+
+    static func run(_ tool: String, _ arguments: [String], in folder: String) throws -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: tool)
+        p.arguments = arguments
+        p.currentDirectoryURL = URL(fileURLWithPath: folder)
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test(.enabled(if: pdflatex != nil, "SKIPPED: pdflatex is not installed (scripts/setup.sh test installs texlive-latex-base), so no article was compiled"))
+    func twoColumnArticleWithEveryView() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-latex-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var body = ""
+        for id in BuiltinViews.registry.ids {
+            let view = try BuiltinViews.registry.view(id)
+            let (_, record) = try render(id, prompt: view.info.example.prompt, options: view.info.example.options)
+            // Column figures at most 6 in tall and page-wide ones at most 8 in, as a user would ask with --height.
+            for (name, theme, width, limit) in [("col", Theme.paper, 3.25 as Double?, 6.0), ("wide", .paper, 6.75, 8.0), ("screen", .light, nil, 8.0)] {
+                var style = FigureStyle(theme: theme, width: width.map { $0 * 72 }, dpi: 72)
+                if try FigurePipeline.size(of: record, view: view, style: style).height > limit * 72 { style.height = limit * 72 }
+                let pdf = folder + "/\(id)-\(name).pdf"
+                try FigurePipeline.write(record, view: view, to: pdf, format: .pdf, style: style, writeData: false)
+                try LaTeX.writeSnippet(for: pdf, size: try FigurePipeline.size(of: record, view: view, style: style))
+                let float = name == "wide" ? "figure*" : "figure"
+                body += "\\begin{\(float)}[p]\\centering\\input{\(id)-\(name).tex}\\caption{LOUPE \(id) \(name)}\\end{\(float)}\n"
+            }
+        }
+        let article = """
+        \\documentclass[10pt,twocolumn]{article}
+        \\usepackage{graphicx}
+        \\setlength{\\textwidth}{6.75in}\\setlength{\\columnsep}{0.25in}
+        \\setlength{\\oddsidemargin}{-0.125in}\\setlength{\\evensidemargin}{-0.125in}
+        \\setlength{\\textheight}{9in}\\setlength{\\topmargin}{-0.5in}
+        \\begin{document}
+        \\typeout{COLUMN \\the\\columnwidth}
+        Figures of every view, as Loupe writes them and their snippets.
+        \(body)
+        \\end{document}
+        """
+        try Data(article.utf8).write(to: URL(fileURLWithPath: folder + "/article.tex"))
+        let (status, output) = try Self.run(Self.pdflatex!, ["-interaction=nonstopmode", "-halt-on-error", "article.tex"], in: folder)
+        #expect(status == 0, "pdflatex failed: \(output.suffix(2000))")
+        let log = (try? String(contentsOfFile: folder + "/article.log", encoding: .utf8)) ?? output
+        #expect(log.contains("COLUMN 234.8775pt"), "the column is not 3.25 in")
+        for warning in ["Overfull \\hbox", "Overfull \\vbox", "Float too large", "LaTeX Warning"] {
+            #expect(!log.contains(warning), "\(warning) in the log: \(log.components(separatedBy: "\n").filter { $0.contains(warning) }.prefix(5))")
+        }
+        // The pages hold every figure, with its caption and its own text.
+        if let pdftotext = ["/usr/bin/pdftotext", "/usr/local/bin/pdftotext"].first(where: FileManager.default.isExecutableFile) {
+            let text = try Self.run(pdftotext, ["article.pdf", "-"], in: folder).output
+            for id in BuiltinViews.registry.ids {
+                for name in ["col", "wide", "screen"] { #expect(text.contains("LOUPE \(id) \(name)"), "no figure \(id) \(name)") }
+            }
+            #expect(text.contains("SmolLM2-135M-Instruct.Q4_1.gguf"), "no model line in the pages' text")
+        }
+    }
+}

@@ -29,7 +29,7 @@ extension Dashboard {
         let pad = theme.gap, gutter = theme.margin
         let labelHeight = PanelLabel.size(0, measure, theme: theme).height + theme.gap / 2
         let titleHeight = spec.title.isEmpty ? 0 : measure.measure(spec.title, theme.titleFont).height + theme.gap
-        let headerLines = header.flatMap { Self.wrap($0, width: spec.width - 2 * pad, font: theme.tickFont, measure: measure) }
+        let headerLines = header.flatMap { measure.wrap($0, theme.tickFont, width: spec.width - 2 * pad) }
         let lineHeight = measure.measure("Mg", theme.tickFont).height
         var header: [(text: String, at: Point)] = []
         for (i, line) in headerLines.enumerated() { header.append((line, Point(spec.width / 2, pad + titleHeight + Double(i) * lineHeight))) }
@@ -102,17 +102,4 @@ extension Dashboard {
                       labels: labels, frames: frames)
     }
 
-    /// `text` broken at spaces into lines at most `width` wide (a word
-    /// wider than that is a line of its own, cut by the canvas).
-    static func wrap(_ text: String, width: Double, font: Font, measure: Canvas) -> [String] {
-        var lines: [String] = []
-        for word in text.split(separator: " ", omittingEmptySubsequences: false).map(String.init) {
-            if let last = lines.last, measure.measure(last + " " + word, font).width <= width {
-                lines[lines.count - 1] = last + " " + word
-            } else {
-                lines.append(word)
-            }
-        }
-        return lines
-    }
 }
