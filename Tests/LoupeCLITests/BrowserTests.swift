@@ -17,7 +17,7 @@ enum Browser {
 
     /// Loads `page`, waits for it (virtual time: images, then the load
     /// handler), and returns its DOM; with `screenshot`, also saves one.
-    static func visit(_ page: String, screenshot: String? = nil) throws -> Visit {
+    static func visit(_ page: String, screenshot: String? = nil, flags: [String] = []) throws -> Visit {
         let profile = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-chromium-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: profile) }
         func run(_ extra: [String]) throws -> (String, String) {
@@ -26,7 +26,7 @@ enum Browser {
             // --no-sandbox: the sandbox needs user namespaces, which CI containers running as root lack.
             p.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
                            "--user-data-dir=\(profile)", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000",
-                           "--window-size=1400,1800"] + extra + [URL(fileURLWithPath: page).absoluteString]
+                           "--window-size=1400,1800"] + flags + extra + [URL(fileURLWithPath: page).absoluteString]
             // The log goes to a file: read through a pipe after standard
             // output, a long log could fill the pipe and stall the browser.
             let out = Pipe()
@@ -63,6 +63,70 @@ enum Browser {
 }
 
 @Suite(.serialized) struct BrowserTests {
+    /// The gallery page driven as a reader drives it: a harness page holds
+    /// it in a frame (Chromium reads a file:// frame's document with
+    /// --allow-file-access-from-files), clicks a figure, presses the arrow
+    /// keys and Esc, changes a filter, and writes what it saw into its body.
+    @Test(.enabled(if: Browser.available, "SKIPPED: chromium is not installed (scripts/setup.sh test installs it), so the gallery page was not driven in a browser"))
+    func galleryPageOpensFiguresLargeAndFilters() throws {
+        let g = try TinyGallery()
+        defer { g.remove() }
+        let r = try g.run()
+        #expect(r.status == 0, "\(r.stderr)")
+        let harness = g.folder + "/harness.html"
+        try """
+        <!doctype html><html><body><iframe id="f" src="out/index.html#prompt=abc" width="1300" height="1600"></iframe>
+        <script>
+        var f = document.getElementById("f");
+        f.addEventListener("load", function () {
+          var d = f.contentDocument, w = f.contentWindow, out = {};
+          function key(k) { d.dispatchEvent(new w.KeyboardEvent("keydown", {key: k, bubbles: true, cancelable: true})); }
+          function state() { return {open: d.body.getAttribute("data-open"), hash: w.location.hash,
+            caption: d.getElementById("lightbox-caption").textContent, hidden: d.getElementById("lightbox").hidden,
+            image: d.getElementById("lightbox-image").getAttribute("src")}; }
+          try {
+            out.shown = d.body.getAttribute("data-figures-shown");
+            out.prompts = Array.prototype.map.call(d.querySelectorAll("figure.thumb:not([hidden])"), function (t) { return t.getAttribute("data-prompt"); });
+            d.querySelector("figure.thumb:not([hidden]) a.open").dispatchEvent(new w.MouseEvent("click", {bubbles: true, cancelable: true, button: 0}));
+            out.clicked = state();
+            key("ArrowRight"); out.right = state();
+            key("ArrowLeft"); out.left = state();
+            key("Escape"); out.escape = state();
+            var select = d.getElementById("filter-view");
+            select.value = "attention";
+            select.dispatchEvent(new w.Event("change"));
+            out.filtered = d.body.getAttribute("data-figures-shown");
+            out.views = Array.prototype.map.call(d.querySelectorAll("figure.thumb:not([hidden])"), function (t) { return t.getAttribute("data-view"); });
+            out.filterHash = w.location.hash;
+            out.errors = d.body.getAttribute("data-script-errors");
+          } catch (e) { out.error = String(e); }
+          document.body.setAttribute("data-result", JSON.stringify(out));
+        });
+        </script></body></html>
+        """.write(toFile: harness, atomically: true, encoding: .utf8)
+        let visit = try Browser.visit(harness, flags: ["--allow-file-access-from-files"])
+        let raw = try #require(Browser.bodyAttributes(visit.dom)["data-result"], "the harness wrote nothing: \(visit.log.suffix(2000))")
+        let json = raw.replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&lt;", with: "<")
+            .replacingOccurrences(of: "&gt;", with: ">").replacingOccurrences(of: "&amp;", with: "&")
+        let out = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(json)")
+        #expect(out["error"] == nil, "\(out)")
+        // The address's filter: the three figures of prompt abc (lens, head, the dashboard).
+        #expect(out["shown"] as? String == "3" && (out["prompts"] as? [String]) == ["abc", "abc", "abc"], "\(out)")
+        func state(_ k: String) -> [String: Any] { out[k] as? [String: Any] ?? [:] }
+        #expect(state("clicked")["hidden"] as? Bool == false)
+        #expect(state("clicked")["open"] as? String == "fig-lens/abc", "\(state("clicked"))")
+        #expect((state("clicked")["caption"] as? String)?.hasPrefix("abc · logit-lens") == true, "\(state("clicked"))")
+        #expect((state("clicked")["image"] as? String)?.hasSuffix("lens/abc.png") == true, "\(state("clicked"))")
+        #expect((state("clicked")["hash"] as? String)?.contains("open=fig-lens%2Fabc") == true, "\(state("clicked"))")
+        #expect(state("right")["open"] as? String == "fig-head/abc", "\(state("right"))")
+        #expect((state("right")["caption"] as? String)?.hasPrefix("abc · attention · annotate=true  head=0  layer=1  mode=head") == true, "\(state("right"))")
+        #expect(state("left")["open"] as? String == "fig-lens/abc")
+        #expect(state("escape")["hidden"] as? Bool == true && state("escape")["open"] == nil || state("escape")["open"] is NSNull)
+        #expect(out["filtered"] as? String == "1" && (out["views"] as? [String]) == ["attention"], "\(out)")
+        #expect(out["filterHash"] as? String == "#view=attention&prompt=abc", "\(out)")
+        #expect(out["errors"] as? String == "0")
+    }
+
     @Test(.enabled(if: Browser.available, "SKIPPED: chromium is not installed (scripts/setup.sh test installs it), so the gallery and dashboard pages were not opened in a browser"))
     func galleryAndDashboardPagesLoadInChromium() throws {
         let g = try TinyGallery()

@@ -216,8 +216,16 @@ struct TinyGallery {
         #expect(neurons.contains(neuron))
         // The index says what the references resolved to.
         #expect(try String(contentsOfFile: folder + "/out/index.html", encoding: .utf8).contains("layer=1  neuron=\(neuron)"))
+        // Its heading shows each reference with its value, and no reference stands alone.
+        func headingResolved() throws -> Bool {
+            let page = try String(contentsOfFile: folder + "/out/index.html", encoding: .utf8)
+            let stripped = page.replacingOccurrences(of: #"\(\$\{[^}]*\}\)"#, with: "", options: .regularExpression)
+            return page.contains("layer=1 (${clusters.layer})") && page.contains("neuron=\(neuron) (${clusters.C1.neuron})") && !stripped.contains("${")
+        }
+        #expect(try headingResolved())
         // Editing the prompt set renders the clusters, and so the dream, again.
         #expect(try run().status == 0)
+        #expect(try headingResolved(), "an unchanged gallery shows the references unresolved")
         #expect(try TinyGallery.manifest(folder + "/out").values.allSatisfy { $0["status"] as? String == "skipped" })
         try (topics + ["{\"topic\": \"digits\", \"text\": \"5 6 7 8\"}"]).joined(separator: "\n")
             .write(toFile: folder + "/topics.jsonl", atomically: true, encoding: .utf8)
@@ -284,13 +292,14 @@ struct TinyGallery {
         let head = try #require(FileManager.default.contents(atPath: pdf)).prefix(5)
         #expect(String(decoding: head, as: UTF8.self) == "%PDF-")
         let tex = try String(contentsOfFile: g.folder + "/page.tex", encoding: .utf8)
-        #expect(tex.contains("\\includegraphics[width=6.00in]{page.pdf}"), "\(tex)")
+        // At its own width, or the column's where that is narrower.
+        #expect(tex.contains("\\includegraphics[width=\\ifdim\\linewidth<6.00in \\linewidth\\else 6.00in\\fi]{page.pdf}"), "\(tex)")
         #expect(tex.contains("6.00 in ×"), "\(tex)")
         // render --latex, and --latex without a PDF.
         let fig = g.folder + "/lens.pdf"
         let lens = try Loupe.run(["render", "logit-lens", "--model", Paths.tinyGGUF, "--prompt", "a b c", "--width", "3.25in", "-o", fig, "--latex"])
         #expect(lens.status == 0, "\(lens.stderr)")
-        #expect(try String(contentsOfFile: g.folder + "/lens.tex", encoding: .utf8).contains("\\includegraphics[width=3.25in]{lens.pdf}"))
+        #expect(try String(contentsOfFile: g.folder + "/lens.tex", encoding: .utf8).contains("\\includegraphics[width=\\ifdim\\linewidth<3.25in \\linewidth\\else 3.25in\\fi]{lens.pdf}"))
         let png = try Loupe.run(["render", "logit-lens", "--model", Paths.tinyGGUF, "--prompt", "a b c", "-o", g.folder + "/x.png", "--latex"])
         #expect(png.status != 0 && png.stderr.contains("--latex goes with PDF output"), "\(png.stderr)")
     }
