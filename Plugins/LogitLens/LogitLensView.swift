@@ -305,8 +305,22 @@ public struct LogitLensView: ViewPlugin {
 
     /// Each cell: its layer and position, the top-5 tokens with their
     /// probabilities, and the metric's value.
+    /// grid: each cell's top tokens, true next token and metric;
+    /// trajectory: a band per layer with every position's metric there.
     public func hitRegions(of data: Data, options: Options, in frame: Rect, theme: Theme, measure: Canvas) -> [HitRegion] {
-        guard data.mode == .grid else { return [] }
+        guard data.mode == .grid else {
+            let g = trajectory(data, options: options).geometry(measure, in: frame, theme: theme)
+            let xs = data.layers.map { g.x(Double($0)) }
+            let label = data.metric.label(target: data.target?.text)
+            return data.layers.indices.map { r in
+                let left = r == 0 ? g.plot.x : (xs[r - 1] + xs[r]) / 2, right = r == xs.count - 1 ? g.plot.maxX : (xs[r] + xs[r + 1]) / 2
+                let layer = data.layers[r] == 0 ? "embedding" : "block \(data.layers[r] - 1)"
+                let lines = data.positions.enumerated().map { k, position in
+                    "position \(position) \(TokenText.visible(data.tokens[k])): " + (data.values[r][k].map { ColorScale.format($0) } ?? "none")
+                }
+                return HitRegion(Rect(x: left, y: g.plot.y, width: max(0, right - left), height: g.plot.height), title: "\(layer) · \(label)", lines: lines)
+            }
+        }
         let order = options.flip ? Array(data.layers.indices) : Array(data.layers.indices.reversed())
         let rects = heatmap(data, options: options, theme: theme).cellRects(measure, in: frame, theme: theme)
         var regions: [HitRegion] = []

@@ -35,7 +35,24 @@ public struct LineChart: Sendable {
         return (lo - pad, hi + pad)
     }
 
-    public func draw(_ canvas: Canvas, in frame: Rect, theme: Theme) {
+    /// Where the chart's parts go in `frame`.
+    public struct Geometry {
+        public var plot: Rect
+        public var xScale: ColorScale
+        public var yScale: ColorScale
+        var xTicks: [Double], yTicks: [Double]
+        var titleTop: Double?
+        var legendAt: Point
+        var below: Double
+        var left: Double
+
+        /// The x position of a data x.
+        public func x(_ v: Double) -> Double { plot.x + xScale.position(v) * plot.width }
+        /// The y position of a data y.
+        public func y(_ v: Double) -> Double { plot.maxY - yScale.position(v) * plot.height }
+    }
+
+    public func geometry(_ canvas: Canvas, in frame: Rect, theme: Theme) -> Geometry {
         let xs = series.flatMap { $0.points.map(\.x) }, ys = series.flatMap { $0.points.map(\.y) }
         let (x0, x1) = range(xs)
         let yScale: ColorScale
@@ -55,11 +72,8 @@ public struct LineChart: Sendable {
         let line = canvas.measure("Ag", tick).height
         let tickWidth = yTicks.map { canvas.measure(ColorScale.format($0), tick).width }.max() ?? 0
         var top = frame.y + theme.margin
-        if !title.isEmpty {
-            canvas.text(title, at: Point(frame.midX, top), font: theme.titleFont, color: theme.foreground,
-                        anchor: TextAnchor(.center, .top), maxWidth: frame.width - 2 * theme.margin)
-            top += canvas.measure(title, theme.titleFont).height + theme.gap
-        }
+        let titleTop = title.isEmpty ? nil : top
+        if !title.isEmpty { top += canvas.measure(title, theme.titleFont).height + theme.gap }
         let legend = Legend(entries: series.map { ($0.color, $0.label) })
         let legendSize = legend.size(canvas, theme: theme)
         let labelHeight = canvas.measure(yTitle, theme.labelFont).height
@@ -71,9 +85,23 @@ public struct LineChart: Sendable {
         let plot = Rect(x: frame.x + left, y: top + line / 2,
                         width: frame.width - left - theme.margin - (legendBelow ? 0 : legendSize.width + 2 * theme.gap),
                         height: frame.maxY - theme.margin - below - canvas.measure(xTitle, theme.labelFont).height - theme.gap - line - theme.gap - (top + line / 2))
+        let legendAt = legendBelow ? Point(frame.x + left, frame.maxY - theme.margin - legendSize.height) : Point(plot.maxX + 2 * theme.gap, plot.y)
+        return Geometry(plot: plot, xScale: xScale, yScale: yScale, xTicks: xTicks, yTicks: yTicks, titleTop: titleTop,
+                        legendAt: legendAt, below: below, left: left)
+    }
+
+    public func draw(_ canvas: Canvas, in frame: Rect, theme: Theme) {
+        let g = geometry(canvas, in: frame, theme: theme)
+        let plot = g.plot, yTicks = g.yTicks, xTicks = g.xTicks, below = g.below
+        let tick = theme.tickFont
+        if let top = g.titleTop {
+            canvas.text(title, at: Point(frame.midX, top), font: theme.titleFont, color: theme.foreground,
+                        anchor: TextAnchor(.center, .top), maxWidth: frame.width - 2 * theme.margin)
+        }
+        let legend = Legend(entries: series.map { ($0.color, $0.label) })
         guard plot.width > 10, plot.height > 10 else { return }
-        func px(_ x: Double) -> Double { plot.x + xScale.position(x) * plot.width }
-        func py(_ y: Double) -> Double { plot.maxY - yScale.position(y) * plot.height }
+        func px(_ x: Double) -> Double { g.x(x) }
+        func py(_ y: Double) -> Double { g.y(y) }
         for v in yTicks {
             canvas.line(Point(plot.x, py(v)), Point(plot.maxX, py(v)), theme.rule.withAlpha(0.5), width: theme.lineWidth / 2)
             canvas.text(ColorScale.format(v), at: Point(plot.x - theme.gap, py(v)), font: tick, color: theme.foreground, anchor: TextAnchor(.right, .middle))
@@ -92,7 +120,6 @@ public struct LineChart: Sendable {
                     anchor: TextAnchor(.center, .bottom), maxWidth: plot.width)
         canvas.text(yTitle, at: Point(frame.x + theme.margin, plot.midY), font: theme.labelFont, color: theme.muted,
                     anchor: TextAnchor(.center, .top), angle: -.pi / 2, maxWidth: plot.height)
-        legend.draw(canvas, at: legendBelow ? Point(frame.x + left, frame.maxY - theme.margin - legendSize.height) : Point(plot.maxX + 2 * theme.gap, plot.y),
-                    theme: theme)
+        legend.draw(canvas, at: g.legendAt, theme: theme)
     }
 }

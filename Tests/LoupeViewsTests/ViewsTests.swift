@@ -267,6 +267,13 @@ extension FamilyViewTests {
         let t = try smollm2.get().tokenize(prompt).count
         #expect(data.mode == .trajectory && data.positions == [t - 1, 5] && data.layers == Array(1 ... 30))
         #expect(data.values.last?.first == 1, "the model's own top-1 is Paris")
+        // A hover band per layer, side by side across the plot, each with every position's rank.
+        let view = try BuiltinViews.registry.view("logit-lens")
+        let frame = Rect(origin: Point(0, 0), size: try FigurePipeline.layout(of: record, view: view, style: FigureStyle(dpi: 100)).view.size)
+        let hits = try view.hitRegions(record.data, record.options, frame, .light, try Canvas.measuring())
+        #expect(hits.count == 30 && hits.first?.title.hasPrefix("block 0 · ") == true, "\(hits.first?.title ?? "")")
+        #expect(zip(hits, hits.dropFirst()).allSatisfy { abs($0.x + $0.width - $1.x) < 0.01 })
+        #expect(hits.last?.lines.first == "position \(t - 1) ␣of: 1", "\(hits.last?.lines ?? [])")
         try checkDrawing(record, named: "logit-lens-trajectory")
     }
 
