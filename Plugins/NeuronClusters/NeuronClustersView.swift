@@ -468,7 +468,8 @@ public struct NeuronClustersView: ViewPlugin {
             }
         }
         // Row labels (thinned when rows are short), η², cluster bands, dendrogram.
-        let every = max(1, Int((canvas.measure("Ag", small).height / ch).rounded(.up)))
+        // (No rows, or a frame too short for any: ch is 0, and no label is thinned.)
+        let every = ch > 0 ? max(1, Int(min(1e6, (canvas.measure("Ag", small).height / ch).rounded(.up)))) : 1
         canvas.text("η²", at: Point(a.x - theme.gap / 2, a.y - theme.gap / 2), font: small, color: theme.muted, anchor: TextAnchor(.right, .bottom))
         for (row, r) in data.order.enumerated() {
             let y = a.y + Double(row) * ch
