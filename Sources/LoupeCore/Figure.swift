@@ -192,10 +192,14 @@ public struct ModelLine: Sendable {
     public var lines: [String]
     public var lineHeight: Double
     public var gap: Double
+    /// The width a line may take; a single part longer than this (a very
+    /// long file name) is cut rather than run off the page.
+    public var room: Double
 
     public init(_ caption: String, width: Double, theme: Theme, measure: Canvas) {
         let font = theme.annotationFont
         let room = max(1, width - 2 * theme.margin)
+        self.room = room
         var lines: [String] = []
         for part in caption.components(separatedBy: " · ") {
             if let last = lines.last, measure.measure(last + " · " + part, font).width <= room {
@@ -214,7 +218,7 @@ public struct ModelLine: Sendable {
     public func draw(on canvas: Canvas, top: Double, theme: Theme) {
         for (i, line) in lines.enumerated() {
             canvas.text(line, at: Point(theme.margin, top + gap + Double(i) * lineHeight), font: theme.annotationFont,
-                        color: theme.muted, maxWidth: nil)
+                        color: theme.muted, maxWidth: room)
         }
     }
 }
