@@ -9,6 +9,7 @@ let builtinViews = [
     "Attention",
     "NeuronClusters",
     "TextDeepDream",
+    "LogitAttribution",
 ]
 
 let package = Package(

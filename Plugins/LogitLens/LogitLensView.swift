@@ -66,10 +66,7 @@ public struct LogitLensView: ViewPlugin {
     }
 
     /// A target named by the `target` option.
-    public struct Target: Codable, Sendable {
-        public var id: Int
-        public var text: String
-    }
+    public typealias Target = NamedToken
 
     public struct Data: Codable, Sendable {
         public var mode: Mode
@@ -119,30 +116,12 @@ public struct LogitLensView: ViewPlugin {
         }
     }
 
-    /// The `target` option as one token: `id:N`, or text that is exactly one token.
-    func target(_ text: String, model: Model) throws -> Target? {
-        guard !text.isEmpty else { return nil }
-        let vocab = model.config.vocabularySize
-        if text.hasPrefix("id:"), let id = Int(text.dropFirst(3)) {
-            guard (0 ..< vocab).contains(id) else {
-                throw CoreError.invalidInput(view: Self.info.id, detail: "target id \(id) is outside the vocabulary (0 to \(vocab - 1))")
-            }
-            return Target(id: id, text: model.tokenizer.displayText(of: id))
-        }
-        let ids = model.tokenizer.encode(text)
-        guard ids.count == 1 else {
-            let pieces = ids.map { "'" + TokenText.visible(model.tokenizer.displayText(of: $0)) + "'" }.joined(separator: " ")
-            throw CoreError.invalidInput(view: Self.info.id, detail: "target '\(printable(text, limit: 80))' is \(ids.count) tokens (\(pieces)), not one; name one token, or its id as id:N")
-        }
-        return Target(id: ids[0], text: model.tokenizer.displayText(of: ids[0]))
-    }
-
     public func analyze(_ input: AnalysisInput, options: Options) throws -> Data {
         let model = input.model
         let blocks = model.config.layers
         let t = input.ids.count
         try checkOptions(options)
-        let named = try target(options.target, model: model)
+        let named = try NamedToken.resolve(options.target, model: model, view: Self.info.id, option: "target")
         func resolve(_ p: Int) -> Int { p < 0 ? t + p : p }
         let positions: [Int]
         switch options.mode {

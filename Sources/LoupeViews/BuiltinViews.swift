@@ -1,5 +1,6 @@
 import Attention
 import LogitLens
+import LogitAttribution
 import LoupeCore
 import NeuronClusters
 import TextDeepDream
@@ -12,6 +13,7 @@ public enum BuiltinViews {
         AttentionView.self,
         NeuronClustersView.self,
         TextDeepDreamView.self,
+        LogitAttributionView.self,
     ]
 
     public static let registry = ViewRegistry(plugins)
