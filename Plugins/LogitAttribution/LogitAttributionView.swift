@@ -106,7 +106,7 @@ public struct LogitAttributionView: ViewPlugin {
         let m = max(values.joined().map(abs).max() ?? 0, 1e-9)
         let columns = (0 ..< a.heads[0].count).map { "\($0)" } + (bias == nil ? [] : ["b_O"]) + ["MLP"]
         let title = options.title.isEmpty
-            ? "Direct attribution to the " + Self.what(data) + " at position \(data.position) " + TokenText.visible(data.tokens[data.position])
+            ? "Direct attribution: " + TokenText.visible(data.target.text) + (data.counterfactual.map { " − " + TokenText.visible($0.text) } ?? "")
             : options.title
         return Heatmap(values: values, colormap: .rdbu, scale: ColorScale(low: -m, high: m),
                        rowLabels: a.heads.indices.map { "\($0)" }, columnLabels: columns,
@@ -118,7 +118,7 @@ public struct LogitAttributionView: ViewPlugin {
         let a = data.attribution
         let points = a.accumulated.enumerated().map { (Double($0.offset), $0.element) }
         return LineChart(series: [LineChart.Series(label: "accumulated residual", points: points, color: Palette.categorical(0))],
-                         xTitle: "residual entering block (last: the final residual)", yTitle: data.counterfactual == nil ? "logit" : "logit difference")
+                         xTitle: "entering block (last: final)", yTitle: data.counterfactual == nil ? "logit" : "logit difference")
     }
 
     /// The footer: the parts that are no cell, the check, the convention.
@@ -129,7 +129,8 @@ public struct LogitAttributionView: ViewPlugin {
         if let pos = a.positionEmbed { parts.append("positions \(f(pos))") }
         if a.normBias != 0 { parts.append("final-norm bias \(f(a.normBias))") }
         let prediction = data.predicted.id == data.target.id ? "the model's top-1" : "model's top-1: \(TokenText.visible(data.predicted.text))"
-        return parts.joined(separator: ", ") + ". Parts sum to \(String(format: "%.4f", a.total)); the model's "
+        return "The \(what(data)) at position \(data.position) \(TokenText.visible(data.tokens[data.position])); "
+            + parts.joined(separator: ", ") + ". Parts sum to \(String(format: "%.4f", a.total)); the model's "
             + (data.counterfactual == nil ? "logit" : "logit difference") + " is \(String(format: "%.4f", a.modelLogit))"
             + " (off by \(String(format: "%.1e", a.residual))). Target \(TokenText.visible(data.target.text)) is \(prediction)."
             + " Scale of the \(data.frozen) frozen at position \(data.position) (TransformerLens convention)"

@@ -48,6 +48,11 @@ public struct LogitAttribution: Sendable, Codable, Equatable {
     /// The final soft cap, if the family has one.
     public var softcap: Double?
 
+    enum CodingKeys: String, CodingKey {
+        case position, target, counterfactual, embed, positionEmbed = "position_embed", heads, attentionBias = "attention_bias", mlp,
+             normBias = "norm_bias", accumulated, finalScale = "final_scale", total, modelLogit = "model_logit", softcap
+    }
+
     /// |total − modelLogit|: what float rounding left.
     public var residual: Double { abs(total - modelLogit) }
 
