@@ -93,9 +93,14 @@ private func shell(_ arguments: [String], in folder: String, environment: [Strin
         let r = try Loupe.run(["new-view", "residual-norm", "--builtin", "--loupe", fake])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(fm.fileExists(atPath: fake + "/Plugins/ResidualNorm/ResidualNormView.swift"))
+        // The new target comes last in the list, after the checkout's own.
+        func builtinList(_ manifest: String) throws -> Substring {
+            try #require(manifest.range(of: "let builtinViews = [").map { manifest[$0.upperBound...].prefix { $0 != "]" } })
+        }
+        let before = try builtinList(try String(contentsOfFile: Self.checkout + "/Package.swift", encoding: .utf8))
         let manifest = try String(contentsOfFile: fake + "/Package.swift", encoding: .utf8)
-        let list = try #require(manifest.range(of: "let builtinViews = [").map { manifest[$0.upperBound...].prefix { $0 != "]" } })
-        #expect(list.contains("\"TextDeepDream\",\n    \"ResidualNorm\","), "\(list)")
+        let list = try builtinList(manifest)
+        #expect(list == before + "    \"ResidualNorm\",\n", "\(list)")
         let registry = try String(contentsOfFile: fake + "/Sources/LoupeViews/BuiltinViews.swift", encoding: .utf8)
         #expect(registry.contains("import ResidualNorm\n") && registry.contains("        ResidualNormView.self,\n    ]"), "\(registry)")
         // The manifest still evaluates, with the new target.

@@ -63,8 +63,9 @@ func drawPNG(_ record: FigureRecord, view: RegisteredView, theme: Theme = .light
 }
 
 /// Every view on every model family: the view's example, with the settings
-/// that name SmolLM2's blocks moved to the small checkpoint's last block, a
-/// short dream, and a small neuron sample. No goldens: the check is that
+/// that name SmolLM2's blocks moved to the small checkpoint's last block,
+/// its tokens replaced by the checkpoint's own, a short dream, and a small
+/// neuron sample. No goldens: the check is that
 /// each analysis and drawing succeeds on each family and its figure is a
 /// real PNG with finite data.
 @Suite struct FamilyViewTests {
@@ -84,6 +85,10 @@ func drawPNG(_ record: FigureRecord, view: RegisteredView, theme: Theme = .light
             if names.contains("neuron") { options["neuron"] = "7" }
             if names.contains("neurons") { options["neurons"] = "12"; options["clusters"] = "3" }
             if names.contains("steps") { options["steps"] = "4"; options["show"] = "2" }
+            // The example names SmolLM2's tokens; here two of the prompt's own, by id.
+            let distinct = Array(Set(model.tokenize(view.info.example.prompt))).sorted()
+            if options["target"] != nil { options["target"] = "id:\(distinct[0])" }
+            if options["counterfactual"] != nil { options["counterfactual"] = "id:\(distinct[1])" }
             let (png, record) = try render(id, prompt: view.info.example.prompt, options: options, model: model)
             #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]), "\(family) \(id): not a PNG")
             #expect(png.count > 1000, "\(family) \(id): an empty figure")
