@@ -53,6 +53,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible, LocalizedErro
     case nonFiniteGradient(objective: String)
     /// A gradient objective that does not fit the model or the prompt.
     case badObjective(String)
+    /// An activation patch, or a clean and corrupted pair, that cannot be patched.
+    case badPatch(String)
     /// An output file could not be written.
     case writeFailed(path: String, reason: String)
     /// The matrix-product library `LOUPE_BLAS` names cannot be used.
@@ -110,6 +112,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible, LocalizedErro
             return "the gradient of \(objective) is NaN or infinite: check the input (for text deep dream, the temperature, learning rate and initial logit)"
         case let .badObjective(detail):
             return "objective: \(detail)"
+        case let .badPatch(detail):
+            return "activation patching: \(detail)"
         case let .writeFailed(path, reason):
             return "cannot write '\(path)': \(reason)"
         case let .matrixLibrary(detail):

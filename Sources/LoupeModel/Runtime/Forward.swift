@@ -190,8 +190,15 @@ extension Model {
     /// each block's activations for the backward pass; `skipLastMLPOutput`
     /// stops the last block after its MLP activation, for objectives that
     /// read it. A failure in a batch of several is `ModelError.inBatch`.
+    ///
+    /// For activation patching: `firstBlock` starts the pass at that block,
+    /// `embeddings` then being the residual stream entering it; `patches`
+    /// (one list per sequence, or none) replace activations as the pass
+    /// goes; `logitRows` (one row of each sequence) limits the final norm
+    /// and the unembedding to that row, each result's logits being [1, V].
     func run(embeddings: [Float], packing: Packing, ids: [[Int]], hooks: HookFilter, lastBlock: Int?, checkFinite check: Bool,
-             keepTape: Bool = false, skipLastMLPOutput: Bool = false) throws -> ForwardState {
+             keepTape: Bool = false, skipLastMLPOutput: Bool = false, firstBlock: Int = 0, patches: [[Patch]] = [],
+             logitRows: [Int]? = nil) throws -> ForwardState {
         if let lastBlock, !(0 ..< config.layers).contains(lastBlock) {
             throw ModelError.badObjective("block \(lastBlock) is out of range (the model has blocks 0 to \(config.layers - 1))")
         }
@@ -205,6 +212,8 @@ extension Model {
         }
         let qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim
         let stopAt = min(lastBlock ?? c.layers - 1, c.layers - 1)
+        precondition(firstBlock == 0 || !keepTape, "a pass that starts inside the model keeps no tape")
+        let patched = PatchIndex(patches, packing: packing, config: c)
         var caches = [ActivationCache](repeating: ActivationCache(), count: n)
         var tape: [BlockTape] = []
         func record(_ hook: HookPoint, _ data: [Float]) {
@@ -212,7 +221,10 @@ extension Model {
             for s in 0 ..< n { caches[s].record(hook, packing.tensor(hook, data, sequence: s, config: c)) }
         }
         func finite(_ values: [Float], _ hook: HookPoint, width: Int) throws {
-            if check { try checkFinite(values, hook: hook, width: width, embeddings: embeddings, packing: packing, caches: caches) }
+            if check {
+                try checkFinite(values, hook: hook, width: width, embeddings: embeddings, packing: packing, caches: caches,
+                                firstBlock: firstBlock)
+            }
         }
         /// Runs `body` once per sequence with its rows' offset and its length.
         func perSequence(_ body: (_ start: Int, _ length: Int, _ patternStart: Int) -> Void) {
@@ -221,8 +233,8 @@ extension Model {
 
         // Residual stream x [rows, d].
         var x = embeddings
-        record(.embed, x)
-        if let pos = w.positionEmbedding {
+        if firstBlock == 0 { record(.embed, x) }
+        if firstBlock == 0, let pos = w.positionEmbedding {
             var posRows = [Float](repeating: 0, count: t * d)
             perSequence { start, length, _ in
                 for i in 0 ..< length * d { posRows[start * d + i] = pos[i] }
@@ -250,8 +262,9 @@ extension Model {
         var up = [Float](repeating: 0, count: t * m)       // [rows, m]
         var post = [Float](repeating: 0, count: t * m)     // [rows, m]
 
-        for l in 0 ... stopAt {
+        for l in firstBlock ... stopAt {
             let b = w.blocks[l]
+            patched.apply(.residPre, l, to: &x)
             let xIn = x
             record(.residPre(l), x)
 
@@ -301,8 +314,10 @@ extension Model {
                 }
             }
             record(.pattern(l), pattern)
+            patched.apply(.z, l, to: &z)
             record(.z(l), z)
             let attnRaw = output(z, b.wo, b.bo, postNorm: b.postAttnNorm, scratch: &raw, into: &attnOut, rows: t, in: qDim)
+            patched.apply(.attnOut, l, to: &attnOut)
             record(.attnOut(l), attnOut)
             if !c.parallelResidual {
                 for i in 0 ..< t * d { x[i] += attnOut[i] }
@@ -351,19 +366,21 @@ extension Model {
                 tape.append(BlockTape(xIn: xIn, q: q, k: k, v: v, pattern: pattern, mlpIn: mlpIn, pre: pre,
                                       up: b.wGate == nil ? [] : up, post: post, attnRaw: attnRaw, mlpRaw: mlpRaw))
             }
+            patched.apply(.mlpOut, l, to: &out)
             record(.mlpOut(l), out)
             if c.parallelResidual {
                 for i in 0 ..< t * d { x[i] += attnOut[i] + out[i] }
             } else {
                 for i in 0 ..< t * d { x[i] += out[i] }
             }
+            patched.apply(.residPost, l, to: &x)
             record(.residPost(l), x)
             try finite(x, .residPost(l), width: d)
         }
 
         func results(logits: [Float]?) -> [ForwardResult] {
             (0 ..< n).map { s in
-                let rows = packing.rows(s), vocab = c.vocabularySize
+                let rows = logitRows == nil ? packing.rows(s) : s ..< s + 1, vocab = c.vocabularySize
                 let tensor = logits.map { all in
                     Tensor(shape: [rows.count, vocab], data: n == 1 ? all : Array(all[rows.lowerBound * vocab ..< rows.upperBound * vocab]))
                 }
@@ -375,10 +392,16 @@ extension Model {
         guard stopAt == c.layers - 1, !skipLastMLPOutput else {
             return ForwardState(results: results(logits: nil), residual: x, tape: tape)
         }
-        norm(x, w.finalNorm, w.finalNormBias, into: &h, rows: t)
+        let logitCount = logitRows?.count ?? t
+        var finalRows = x
+        if let logitRows {
+            precondition(logitRows.count == n && want.isDisjoint(with: [.lnFinal, .logits]), "logit rows are one per sequence, unrecorded")
+            finalRows = logitRows.enumerated().flatMap { s, r in x[(packing.starts[s] + r) * d ..< (packing.starts[s] + r + 1) * d] }
+        }
+        norm(finalRows, w.finalNorm, w.finalNormBias, into: &h, rows: logitCount)
         record(.lnFinal, h)
-        var logits = [Float](repeating: 0, count: t * c.vocabularySize)
-        project(h, w.unembedding, nil, into: &logits, rows: t, in: d, out: c.vocabularySize)
+        var logits = [Float](repeating: 0, count: logitCount * c.vocabularySize)
+        project(h, w.unembedding, nil, into: &logits, rows: logitCount, in: d, out: c.vocabularySize)
         if let cap = c.finalSoftcap { softcap(&logits, cap) }
         try finite(logits, .logits, width: c.vocabularySize)
         return ForwardState(results: results(logits: logits), residual: x, tape: tape)
@@ -431,7 +454,7 @@ extension Model {
     /// of several, the first sequence with such a value runs again alone,
     /// and its error is returned as `ModelError.inBatch`.
     private func checkFinite(_ values: [Float], hook: HookPoint, width: Int, embeddings: [Float], packing: Packing,
-                             caches: [ActivationCache]) throws {
+                             caches: [ActivationCache], firstBlock: Int) throws {
         var probe: Float = 0
         for v in values { probe += v * 0 } // stays 0 unless some v is NaN or ±inf
         guard !probe.isFinite else { return }
@@ -441,7 +464,7 @@ extension Model {
             do {
                 _ = try run(embeddings: Array(embeddings[rows.lowerBound * d ..< rows.upperBound * d]),
                             packing: Packing(lengths: [rows.count], heads: config.heads), ids: [], hooks: .none,
-                            lastBlock: hook.layer, checkFinite: true)
+                            lastBlock: hook.layer, checkFinite: true, firstBlock: firstBlock)
             } catch let error as ModelError {
                 throw ModelError.inBatch(sequence: s, count: packing.count, error: error)
             }
@@ -452,7 +475,7 @@ extension Model {
         var trace = caches[0]
         if let l = hook.layer, trace[.mlpPre(l)] == nil,
            let rerun = try? run(embeddings: embeddings, packing: packing, ids: [], hooks: .matching(["blocks.\(l).*"]),
-                                lastBlock: l, checkFinite: false) {
+                                lastBlock: l, checkFinite: false, firstBlock: firstBlock) {
             trace = rerun.results[0].cache
         }
         let t = embeddings.count / config.dModel
