@@ -10,6 +10,7 @@ let builtinViews = [
     "NeuronClusters",
     "TextDeepDream",
     "LogitAttribution",
+    "ActivationPatching",
 ]
 
 let package = Package(

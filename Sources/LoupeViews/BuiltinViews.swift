@@ -1,6 +1,7 @@
 import Attention
 import LogitLens
 import LogitAttribution
+import ActivationPatching
 import LoupeCore
 import NeuronClusters
 import TextDeepDream
@@ -14,6 +15,7 @@ public enum BuiltinViews {
         NeuronClustersView.self,
         TextDeepDreamView.self,
         LogitAttributionView.self,
+        ActivationPatchingView.self,
     ]
 
     public static let registry = ViewRegistry(plugins)

@@ -89,6 +89,7 @@ func drawPNG(_ record: FigureRecord, view: RegisteredView, theme: Theme = .light
             let distinct = Array(Set(model.tokenize(view.info.example.prompt))).sorted()
             if options["target"] != nil { options["target"] = "id:\(distinct[0])" }
             if options["counterfactual"] != nil { options["counterfactual"] = "id:\(distinct[1])" }
+            if names.contains("corrupted") { options.merge(try Self.patchingPair(model, view.info.example.prompt)) { $1 } }
             let (png, record) = try render(id, prompt: view.info.example.prompt, options: options, model: model)
             #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]), "\(family) \(id): not a PNG")
             #expect(png.count > 1000, "\(family) \(id): an empty figure")
@@ -99,6 +100,28 @@ func drawPNG(_ record: FigureRecord, view: RegisteredView, theme: Theme = .light
 }
 
 extension FamilyViewTests {
+    /// A corrupted prompt of as many tokens as `prompt` on this checkpoint
+    /// (one word changed), with the target and counterfactual whose logit
+    /// difference the runs disagree on most: the tokens whose logit the
+    /// change lowers most and raises most.
+    static func patchingPair(_ model: Model, _ prompt: String) throws -> [String: String] {
+        let clean = model.tokenize(prompt)
+        let a = try #require(try model.forward(clean, hooks: .none).logits).row(clean.count - 1)
+        var best: (gap: Float, corrupted: String, target: Int, counterfactual: Int)?
+        for (word, other) in [("store", "shore"), ("drink", "drank"), ("Mary", "Mark"), ("John", "Joan"), ("gave", "gives"), ("to", "at")] {
+            let corrupted = prompt.replacingOccurrences(of: word, with: other), ids = model.tokenize(corrupted)
+            guard ids.count == clean.count else { continue }
+            let b = try #require(try model.forward(ids, hooks: .none).logits).row(clean.count - 1)
+            let change = zip(a, b).map { $0 - $1 }
+            let target = change.indices.max { change[$0] < change[$1] }!, counterfactual = change.indices.min { change[$0] < change[$1] }!
+            if change[target] - change[counterfactual] > best?.gap ?? 0 {
+                best = (change[target] - change[counterfactual], corrupted, target, counterfactual)
+            }
+        }
+        let found = try #require(best, "no one-word change keeps the prompt's \(clean.count) tokens")
+        return ["corrupted": found.corrupted, "target": "id:\(found.target)", "counterfactual": "id:\(found.counterfactual)"]
+    }
+
     /// In a sliding-window block, keys outside the window are masked in the
     /// figure like later keys, and head scores count only queries that can
     /// see the key they measure: the first-token score of Mistral's window-5
