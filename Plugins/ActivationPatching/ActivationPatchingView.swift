@@ -147,6 +147,27 @@ public struct ActivationPatchingView: ViewPlugin {
         return data
     }
 
+    /// The example's IOI pair on every block and position of resid_pre, and
+    /// per head of z; and one patched run of the pair as a plain full pass,
+    /// which times what one pass per patch would cost.
+    public static func benchmarks(on model: Model) throws -> [ViewBenchmark] {
+        let clean = model.tokenize(info.example.prompt), corrupted = model.tokenize(info.example.options["corrupted"] ?? "")
+        guard clean.count == corrupted.count, clean != corrupted else { return [] }
+        let logits = try model.forward(clean, hooks: .none).logits!, other = try model.forward(corrupted, hooks: .none).logits!
+        let p = clean.count - 1, target = Logits.topK(logits.row(p), 1)[0], counterfactual = Logits.topK(other.row(p), 1)[0]
+        guard target != counterfactual else { return [] }
+        let sites = [Patch.Site.residPre, .z].map { site in
+            ViewBenchmark("\(site.rawValue), every block and \(site == .z ? "head" : "position"), \(clean.count) tokens") {
+                _ = try model.activationPatching(clean: clean, corrupted: corrupted, site: site, position: p, target: target,
+                                                 counterfactual: counterfactual)
+            }
+        }
+        let row = Array(try model.forward(clean, hooks: .matching(["blocks.0.hook_resid_pre"])).cache[.residPre(0)]!.row(1))
+        return sites + [ViewBenchmark("one patched run as a plain full pass") {
+            _ = try model.forward(batch: [corrupted], patches: [[Patch(site: .residPre, layer: 0, position: 1, values: row)]])
+        }]
+    }
+
     /// The first of the three checks that fails, said; nil when all hold.
     static func failedCheck(_ data: Data) -> String? {
         let a = data.patching, tol = allowed(a)
