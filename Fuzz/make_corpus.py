@@ -221,6 +221,11 @@ def write_records():
             "text-deep-dream": ["text-deep-dream", "--prompt", "a b", "--set", "layer=0", "--set", "neuron=3",
                                 "--set", "steps=4", "--set", "positions=3", "--set", "show=2", "--set", "candidates=8",
                                 "--set", "prompts=" + prompts],
+            "logit-attribution": ["logit-attribution", "--prompt", "a b c a"],
+            "logit-attribution-difference": ["logit-attribution", "--prompt", "a b c a", "--set", "counterfactual=id:5"],
+            "activation-patching": ["activation-patching", "--prompt", "a b c a", "--set", "corrupted=a b d a"],
+            "activation-patching-z": ["activation-patching", "--prompt", "a b c a", "--set", "corrupted=a b d a",
+                                      "--set", "site=z"],
         }
         for name, args in cases.items():
             out = os.path.join(tmp, name + ".png")

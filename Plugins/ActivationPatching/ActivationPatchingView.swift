@@ -212,7 +212,9 @@ public struct ActivationPatchingView: ViewPlugin {
     func heatmap(_ data: Data, options: Options) -> Heatmap {
         let a = data.patching
         let m = max(1, a.values.joined().map(abs).max() ?? 0)
-        let title = options.title.isEmpty ? "Patching \(a.site.rawValue): " + Self.difference(data) : options.title
+        let title = options.title.isEmpty
+            ? "Patching \(a.site.rawValue): " + TokenText.visible(data.target.text) + " − " + TokenText.visible(data.counterfactual.text)
+            : options.title
         let rows = a.values.indices.map { "\($0)" }
         guard a.site != .z else {
             return Heatmap(values: a.values, colormap: .rdbu, scale: ColorScale(low: -m, high: m), rowLabels: rows,

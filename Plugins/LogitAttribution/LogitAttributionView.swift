@@ -118,7 +118,7 @@ public struct LogitAttributionView: ViewPlugin {
         let a = data.attribution
         let points = a.accumulated.enumerated().map { (Double($0.offset), $0.element) }
         return LineChart(series: [LineChart.Series(label: "accumulated residual", points: points, color: Palette.categorical(0))],
-                         xTitle: "entering block (last: final)", yTitle: data.counterfactual == nil ? "logit" : "logit difference")
+                         xTitle: "entering block (last: final)", yTitle: data.counterfactual == nil ? "logit" : "logit diff")
     }
 
     /// The footer: the parts that are no cell, the check, the convention.

@@ -59,7 +59,7 @@ public struct Heatmap: Sendable {
         var top = theme.margin
         if !title.isEmpty { top += canvas.measure(title, theme.titleFont).height + theme.gap }
         if let topLabels {
-            top += columnExtent(canvas, topLabels, cw: cellWidth, theme: theme) + theme.gap
+            top += columnExtent(canvas, topLabels, marks: topMarks, cw: cellWidth, theme: theme) + theme.gap
             if !topTitle.isEmpty { top += canvas.measure(topTitle, theme.labelFont).height + theme.gap }
         }
         var bottom = theme.gap + colExtent + theme.margin
@@ -185,7 +185,7 @@ public struct Heatmap: Sendable {
                         anchor: TextAnchor(.center, .bottom), maxWidth: plot.width)
         }
         if let topLabels, !topTitle.isEmpty, !topLabels.isEmpty {
-            let labelsTop = plot.y - theme.gap - columnExtent(canvas, topLabels, cw: cw, theme: theme)
+            let labelsTop = plot.y - theme.gap - columnExtent(canvas, topLabels, marks: topMarks, cw: cw, theme: theme)
             canvas.text(topTitle, at: Point(plot.midX, labelsTop - theme.gap), font: theme.labelFont, color: theme.muted,
                         anchor: TextAnchor(.center, .bottom), maxWidth: plot.width)
         }
@@ -220,16 +220,21 @@ public struct Heatmap: Sendable {
     /// How far column labels reach from the plot: one line when they fit
     /// across their column, else the longest label set vertically in the
     /// font fitted to the column width.
-    func columnExtent(_ canvas: Canvas, _ labels: [String], cw: Double, theme: Theme) -> Double {
-        let widths = labels.map { canvas.measure($0, theme.tickFont).width }
-        guard (widths.max() ?? 0) > cw - 2 else { return canvas.measure("Ag", theme.tickFont).height }
+    func columnExtent(_ canvas: Canvas, _ labels: [String], marks: [Bool]? = nil, cw: Double, theme: Theme) -> Double {
+        guard (labelWidths(canvas, labels, marks: marks, font: theme.tickFont).max() ?? 0) > cw - 2 else {
+            return canvas.measure("Ag", theme.tickFont).height
+        }
         let font = fitted(theme.tickFont, toLine: cw, canvas, theme: theme)
-        return min(Self.maxLabelWidth, labels.map { canvas.measure($0, font).width }.max() ?? 0)
+        return min(Self.maxLabelWidth, labelWidths(canvas, labels, marks: marks, font: font).max() ?? 0)
+    }
+
+    /// Each label's width in `font`, a marked one in its bold.
+    private func labelWidths(_ canvas: Canvas, _ labels: [String], marks: [Bool]?, font: Font) -> [Double] {
+        labels.enumerated().map { c, label in canvas.measure(label, marks?[c] ?? false ? font.withBold() : font).width }
     }
 
     private func drawColumnLabels(_ canvas: Canvas, labels: [String], marks: [Bool]?, plot: Rect, cw: Double, below: Bool, theme: Theme) {
-        let widths = labels.map { canvas.measure($0, theme.tickFont).width }
-        let vertical = (widths.max() ?? 0) > cw - 2
+        let vertical = (labelWidths(canvas, labels, marks: marks, font: theme.tickFont).max() ?? 0) > cw - 2
         let font = vertical ? fitted(theme.tickFont, toLine: cw, canvas, theme: theme) : theme.tickFont
         let line = canvas.measure("Ag", font).height
         let every = vertical ? Self.stride(count: labels.count, size: line, slot: cw) : 1

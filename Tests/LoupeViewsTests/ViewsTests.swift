@@ -985,6 +985,31 @@ extension FamilyViewTests {
     }
 }
 
+extension GalleryPromptTests {
+    /// The IOI prompt: the answers clean and swapped, the gap, the head the
+    /// attribution singles out, and what patching that head's z restores,
+    /// each computed here from the model.
+    @Test func indirectObject() throws {
+        let model = try smollm2.get()
+        let (ids, about) = try prompt("ioi")
+        let patching = try #require(try Self.spec.get().figures.first { $0.name == "patching-heads" })
+        let corrupted = model.tokenize(try #require(patching.options["corrupted"]))
+        #expect(patching.options["site"] == "z")
+        #expect(try top1(ids) == " Mary" && (try top1(corrupted)) == " John" && about.contains("top-1 is “ Mary”")
+                && about.contains("and “ John” with the names swapped"))
+        let mary = try #require(model.tokenize(" Mary").last), john = try #require(model.tokenize(" John").last)
+        let pass = try model.forward(ids, hooks: .matching(Model.attributionHooks))
+        let p = ids.count - 1
+        let a = try model.directLogitAttribution(pass, position: p, target: mary, counterfactual: john)
+        #expect(a.modelLogit > 5 && about.contains("by more than 5 logits"), "logit difference \(a.modelLogit)")
+        let heads = a.heads.enumerated().flatMap { l, row in row.enumerated().map { (l, $0.offset, $0.element) } }
+        let most = try #require(heads.max { $0.2 < $1.2 })
+        #expect(most.0 == 23 && most.1 == 3 && about.contains("head 23.3 writes the most"), "head \(most.0).\(most.1) writes the most")
+        let r = try model.activationPatching(clean: ids, corrupted: corrupted, site: .z, position: p, target: mary, counterfactual: john)
+        #expect(r.values[23][3] > 0.5 && about.contains("restores more than half"), "head 23.3 restores \(r.values[23][3])")
+    }
+}
+
 /// Figures set in a paper's column: drawn as `loupe render --theme paper
 /// --width 3.25in` (one column) and `6.75in` (both) draw them, every text
 /// box is checked.
