@@ -17,7 +17,9 @@ import Testing
 /// sum in another order (about 1e-6 of the logits' scale); a patch in the
 /// wrong place, row or head moves the metric by whole tenths.
 @Suite struct PatchingTests {
-    static let checkpoints = AttributionTests.checkpoints
+    /// Every family's small checkpoint; SmolLM2's own checks are in
+    /// `ioiOnSmolLM2` (one site: its runs take seconds, not milliseconds).
+    static let checkpoints = AttributionTests.checkpoints.filter { $0 != "smollm2" }
 
     func load(_ name: String) throws -> Model {
         name == "smollm2" ? try loadSmolLM2() : try Model(path: Fixtures.reference + "/" + name)
@@ -75,8 +77,6 @@ import Testing
                         #expect(abs(r.values[l][q]) <= tol, "\(label) block \(l) position \(q), before the first difference: \(r.values[l][q])")
                     }
                 }
-                // The differing token itself, patched at block 0, changes something.
-                #expect(r.values[0][first] != 0, "\(label): patching the first differing token changed nothing")
             }
             // Independently: a few cells as plain single runs with full logits.
             let H = model.config.heads
@@ -102,10 +102,11 @@ import Testing
         }
     }
 
-    /// On SmolLM2's IOI pair, the names carry the answer into the model:
-    /// patching resid_pre of block 0 at the second " John"/" Mary" alone
-    /// restores much of the clean logit difference by the last blocks, and
-    /// the runs take a few dozen passes, not one per patch.
+    /// On SmolLM2's IOI pair the three checks hold; the repeated name
+    /// (position 10) patched into block 0 alone restores nearly all of the
+    /// difference (measured 1.03), and the last position does from block 24
+    /// on (0.94 at block 29): the name's information has moved there. The
+    /// runs take a few dozen passes, not one per patch.
     @Test func ioiOnSmolLM2() throws {
         let model = try loadSmolLM2()
         let (clean, corrupted, target, counterfactual) = try pair(model, "smollm2")
@@ -113,7 +114,12 @@ import Testing
         let r = try model.activationPatching(clean: clean, corrupted: corrupted, site: .residPre, position: clean.count - 1,
                                              target: target, counterfactual: counterfactual)
         #expect(r.cleanDifference > 1 && r.corruptedDifference < -1, "clean \(r.cleanDifference), corrupted \(r.corruptedDifference)")
-        #expect(r.differing.count == 3, "\(r.differing)")
+        let tol = tolerance(r)
+        #expect(abs(r.embeddingCheck - 1) <= tol && abs(r.finalCheck - 1) <= tol, "checks \(r.embeddingCheck), \(r.finalCheck)")
+        #expect(r.values.allSatisfy { abs($0[0]) <= tol && abs($0[1]) <= tol }, "before the first difference")
+        #expect(r.differing == [2, 4, 10], "\(r.differing)")
+        #expect(r.values[0][10] > 0.9 && r.values[29][clean.count - 1] > 0.9 && r.values[29][10] < 0.1,
+                "block 0 at the repeated name \(r.values[0][10]); block 29 at the last position \(r.values[29][clean.count - 1]), at the name \(r.values[29][10])")
         #expect(r.passes < r.runs / 4, "\(r.passes) passes for \(r.runs) runs")
         print("activation patching, SmolLM2 IOI pair (\(clean.count) tokens, \(model.config.layers) blocks): \(r.runs) runs in \(r.passes) passes")
     }

@@ -19,16 +19,47 @@ enum Paths {
 let smollm2: Result<Model, any Error> = Result { try Model.load(nil) }
 
 /// Analyses and draws a view as `loupe render` does; returns the PNG and the record.
+/// On the default model the analysis of one (view, prompt, options) is made
+/// once per test run and shared (`SharedAnalyses`): several suites draw
+/// each view's example, and activation patching takes seconds.
 func render(_ id: String, prompt: String, ids: [Int]? = nil, options: [String: String] = [:], theme: Theme = .light,
             width: Double? = nil, model given: Model? = nil) throws -> (png: Data, record: FigureRecord) {
     let model = try given ?? smollm2.get()
     let view = try BuiltinViews.registry.view(id)
     // A view that reads no prompt runs on BOS alone, as `loupe render` runs it.
     let noPrompt = !view.info.usesPrompt && prompt.isEmpty
-    let input = try AnalysisInput(model: model, prompt: prompt, ids: ids ?? (noPrompt ? [model.tokenizer.bosId ?? 0] : model.tokenize(prompt)),
-                                  hooks: view.info.hookFilter)
-    let record = try FigurePipeline.analyze(view, input: input, options: try view.resolveOptions(options))
+    func analyze() throws -> FigureRecord {
+        let input = try AnalysisInput(model: model, prompt: prompt, ids: ids ?? (noPrompt ? [model.tokenizer.bosId ?? 0] : model.tokenize(prompt)),
+                                      hooks: view.info.hookFilter)
+        return try FigurePipeline.analyze(view, input: input, options: try view.resolveOptions(options))
+    }
+    let key = "\(id)\u{0}\(prompt)\u{0}\(ids ?? [])\u{0}\(options.sorted { $0.key < $1.key })"
+    let record = given == nil ? try SharedAnalyses.shared.record(key, analyze) : try analyze()
     return (try drawPNG(record, view: view, theme: theme, width: width), record)
+}
+
+/// Records of the default model's analyses, made once per key; a second
+/// test asking for a key being made waits for it.
+final class SharedAnalyses: @unchecked Sendable {
+    static let shared = SharedAnalyses()
+    private let lock = NSLock()
+    private var making: [String: NSLock] = [:]
+    private var records: [String: FigureRecord] = [:]
+
+    func record(_ key: String, _ make: () throws -> FigureRecord) throws -> FigureRecord {
+        let keyLock = lock.withLock {
+            if let l = making[key] { return l }
+            let l = NSLock()
+            making[key] = l
+            return l
+        }
+        keyLock.lock()
+        defer { keyLock.unlock() }
+        if let done = lock.withLock({ records[key] }) { return done }
+        let made = try make()
+        lock.withLock { records[key] = made }
+        return made
+    }
 }
 
 /// A golden of drawing: the figure drawn from the record committed beside the
