@@ -11,6 +11,7 @@ let builtinViews = [
     "TextDeepDream",
     "LogitAttribution",
     "ActivationPatching",
+    "ValueVectors",
 ]
 
 let package = Package(

@@ -2,6 +2,7 @@ import Attention
 import LogitLens
 import LogitAttribution
 import ActivationPatching
+import ValueVectors
 import LoupeCore
 import NeuronClusters
 import TextDeepDream
@@ -16,6 +17,7 @@ public enum BuiltinViews {
         TextDeepDreamView.self,
         LogitAttributionView.self,
         ActivationPatchingView.self,
+        ValueVectorsView.self,
     ]
 
     public static let registry = ViewRegistry(plugins)

@@ -114,7 +114,8 @@ func drawPNG(_ record: FigureRecord, view: RegisteredView, theme: Theme = .light
             if names.contains("layer") { options["layer"] = String(model.config.layers - 1) }
             if names.contains("head") { options["head"] = "1" }
             if names.contains("neuron") { options["neuron"] = "7" }
-            if names.contains("neurons") { options["neurons"] = "12"; options["clusters"] = "3" }
+            if names.contains("neurons") { options["neurons"] = "12" }
+            if names.contains("clusters") { options["clusters"] = "3" }
             if names.contains("steps") { options["steps"] = "4"; options["show"] = "2" }
             // The example names SmolLM2's tokens; here two of the prompt's own, by id.
             let distinct = Array(Set(model.tokenize(view.info.example.prompt))).sorted()
