@@ -31,6 +31,7 @@ render attention-scores.png attention --prompt "$cat" --set mode=scores --dpi 11
 render attention-grid.png attention --prompt "$cat" --set mode=grid --theme paper --width 6.75in --height 8in --dpi 110
 render logit-attribution.png logit-attribution --prompt "When Mary and John went to the store, John gave a drink to" \
     --set target=" Mary" --set counterfactual=" John" --dpi 110
+render value-vectors.png value-vectors --prompt "$eiffel" --set layer=22 --dpi 110
 render activation-patching.png activation-patching --prompt "When Mary and John went to the store, John gave a drink to" --dpi 110
 
 "$loupe" dashboard Gallery/dashboards/eiffel.yml -o "$scratch/eiffel-dashboard.pdf" --latex > /dev/null
