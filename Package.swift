@@ -12,6 +12,7 @@ let builtinViews = [
     "LogitAttribution",
     "ActivationPatching",
     "ValueVectors",
+    "TopActivations",
 ]
 
 let package = Package(

@@ -257,19 +257,7 @@ public struct TextDeepDreamView: ViewPlugin {
     }
 
     func readDirection(_ path: String, dModel: Int) throws -> [Float] {
-        let data: Foundation.Data
-        do throws(FileProblem) { data = try InputFile.read(path) } catch {
-            throw CoreError.invalidInput(view: Self.info.id, detail: "direction file '\(printable(path, limit: 200))': \(error.reason)")
-        }
-        let text = String(decoding: data, as: UTF8.self)
-        let isText = text.allSatisfy { "0123456789.-+eE \t\n\r,[]".contains($0) }
-        let values: [Float] = isText
-            ? text.split { " \t\n\r,[]".contains($0) }.compactMap { Float($0) }
-            : data.withUnsafeBytes { raw in (0 ..< data.count / 4).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) } }
-        guard values.count == dModel, data.count % 4 == 0 || isText else {
-            throw CoreError.invalidInput(view: Self.info.id, detail: "the direction in '\(path)' has \(values.count) values but the residual stream has \(dModel)")
-        }
-        return values
+        try LoupeCore.readDirection(path, dModel: dModel, view: Self.info.id)
     }
 
     // MARK: Drawing

@@ -1,3 +1,4 @@
+import Foundation
 import LoupeModel
 import LoupeSupport
 
@@ -71,4 +72,23 @@ extension AnalysisInput {
         }
         return resolved
     }
+}
+
+/// A direction in the residual stream read from `path`: `dModel` float32
+/// values (little-endian), or numbers as text (spaces, commas or a JSON
+/// array). Errors name the file and `view`.
+public func readDirection(_ path: String, dModel: Int, view: String) throws -> [Float] {
+    let data: Foundation.Data
+    do throws(FileProblem) { data = try InputFile.read(path) } catch {
+        throw CoreError.invalidInput(view: view, detail: "direction file '\(printable(path, limit: 200))': \(error.reason)")
+    }
+    let text = String(decoding: data, as: UTF8.self)
+    let isText = text.allSatisfy { "0123456789.-+eE \t\n\r,[]".contains($0) }
+    let values: [Float] = isText
+        ? text.split { " \t\n\r,[]".contains($0) }.compactMap { Float($0) }
+        : data.withUnsafeBytes { raw in (0 ..< data.count / 4).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) } }
+    guard values.count == dModel, data.count % 4 == 0 || isText else {
+        throw CoreError.invalidInput(view: view, detail: "the direction in '\(printable(path, limit: 200))' has \(values.count) values but the residual stream has \(dModel)")
+    }
+    return values
 }

@@ -80,6 +80,11 @@ public struct WrappedTokens: Sendable {
         layout(canvas, width: width, theme: theme).last?.maxY ?? 0
     }
 
+    /// Each token's box, relative to the frame's top-left corner, for a given width.
+    public func boxes(_ canvas: Canvas, width: Double, theme: Theme) -> [Rect] {
+        layout(canvas, width: width, theme: theme)
+    }
+
     public func draw(_ canvas: Canvas, in frame: Rect, theme: Theme) {
         let boxes = layout(canvas, width: frame.width, theme: theme)
         for (i, box) in boxes.enumerated() {

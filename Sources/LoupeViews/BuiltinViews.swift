@@ -3,6 +3,7 @@ import LogitLens
 import LogitAttribution
 import ActivationPatching
 import ValueVectors
+import TopActivations
 import LoupeCore
 import NeuronClusters
 import TextDeepDream
@@ -18,6 +19,7 @@ public enum BuiltinViews {
         LogitAttributionView.self,
         ActivationPatchingView.self,
         ValueVectorsView.self,
+        TopActivationsView.self,
     ]
 
     public static let registry = ViewRegistry(plugins)
