@@ -225,6 +225,8 @@ def write_records():
             "logit-attribution-difference": ["logit-attribution", "--prompt", "a b c a", "--set", "counterfactual=id:5"],
             "value-vectors": ["value-vectors", "--prompt", "a b c a", "--set", "tokens=3"],
             "value-vectors-neurons": ["value-vectors", "--prompt", "a b c a", "--set", "layer=0", "--set", "neurons=1,7"],
+            "top-activations": ["top-activations", "--set", "prompts=" + prompts, "--set", "layer=1", "--set", "neuron=3",
+                                "--set", "k=3"],
             "activation-patching": ["activation-patching", "--prompt", "a b c a", "--set", "corrupted=a b d a"],
             "activation-patching-z": ["activation-patching", "--prompt", "a b c a", "--set", "corrupted=a b d a",
                                       "--set", "site=z"],

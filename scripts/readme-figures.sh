@@ -32,6 +32,7 @@ render attention-grid.png attention --prompt "$cat" --set mode=grid --theme pape
 render logit-attribution.png logit-attribution --prompt "When Mary and John went to the store, John gave a drink to" \
     --set target=" Mary" --set counterfactual=" John" --dpi 110
 render value-vectors.png value-vectors --prompt "$eiffel" --set layer=22 --dpi 110
+render top-activations.png top-activations --set layer=15 --set neuron=100 --set k=6 --dpi 110
 render activation-patching.png activation-patching --prompt "When Mary and John went to the store, John gave a drink to" --dpi 110
 
 "$loupe" dashboard Gallery/dashboards/eiffel.yml -o "$scratch/eiffel-dashboard.pdf" --latex > /dev/null
