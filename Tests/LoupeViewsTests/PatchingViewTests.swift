@@ -24,16 +24,8 @@ import Testing
     /// made false it is refused, naming the check.
     @Test func recordsFailingTheirChecksAreRefused() throws {
         let view = try BuiltinViews.registry.view("activation-patching")
-        let file = Paths.tests.appendingPathComponent("LoupeViewsTests/__Snapshots__/example-activation-patching.json")
-        let committed = try Data(contentsOf: file)
-        _ = try view.decodeRecord(committed)
-        let json = try #require(try JSONSerialization.jsonObject(with: committed) as? [String: Any])
         func mutated(_ change: (inout [String: Any]) -> Void) throws -> String {
-            var record = json, data = record["data"] as! [String: Any], patching = data["patching"] as! [String: Any]
-            change(&patching)
-            data["patching"] = patching
-            record["data"] = data
-            do { _ = try view.decodeRecord(try JSONSerialization.data(withJSONObject: record)); return "" } catch { return "\(error)" }
+            try decodeChanged(view, golden: "example-activation-patching", field: "patching", change)
         }
         #expect(try mutated { $0["embedding_check"] = 0.9 }.contains("resid_pre of block 0"))
         #expect(try mutated { $0["final_check"] = 1.2 }.contains("final residual"))

@@ -50,18 +50,10 @@ import Testing
     /// A record out of rank order, or whose score is not |m|·‖v‖, is refused.
     @Test func recordsAreChecked() throws {
         let view = try BuiltinViews.registry.view("value-vectors")
-        let file = Paths.tests.appendingPathComponent("LoupeViewsTests/__Snapshots__/example-value-vectors.json")
-        let committed = try Data(contentsOf: file)
-        _ = try view.decodeRecord(committed)
-        let json = try #require(try JSONSerialization.jsonObject(with: committed) as? [String: Any])
-        func mutated(_ change: (inout [[String: Any]]) -> Void) -> String {
-            var record = json, data = record["data"] as! [String: Any], updates = data["updates"] as! [[String: Any]]
-            change(&updates)
-            data["updates"] = updates
-            record["data"] = data
-            do { _ = try view.decodeRecord(try JSONSerialization.data(withJSONObject: record)); return "" } catch { return "\(error)" }
+        func mutated(_ change: (inout [[String: Any]]) -> Void) throws -> String {
+            try decodeChanged(view, golden: "example-value-vectors", field: "updates", change)
         }
-        #expect(mutated { $0.swapAt(0, 1) }.contains("not ranked by score"))
-        #expect(mutated { $0[2]["score"] = 99.0 }.contains("is not |activation| · norm"))
+        #expect(try mutated { $0.swapAt(0, 1) }.contains("not ranked by score"))
+        #expect(try mutated { $0[2]["score"] = 99.0 }.contains("is not |activation| · norm"))
     }
 }

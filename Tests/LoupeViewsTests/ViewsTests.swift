@@ -38,6 +38,21 @@ func render(_ id: String, prompt: String, ids: [Int]? = nil, options: [String: S
     return (try drawPNG(record, view: view, theme: theme, width: width), record)
 }
 
+/// The committed record of golden `name` decoded as `loupe redraw` would,
+/// after `change` to one field of its data: "" when accepted, else the error.
+/// The record as committed must be accepted.
+func decodeChanged<T>(_ view: RegisteredView, golden name: String, field: String, _ change: (inout T) -> Void) throws -> String {
+    let committed = try Data(contentsOf: Paths.tests.appendingPathComponent("LoupeViewsTests/__Snapshots__/\(name).json"))
+    _ = try view.decodeRecord(committed)
+    var record = try #require(try JSONSerialization.jsonObject(with: committed) as? [String: Any])
+    var data = try #require(record["data"] as? [String: Any])
+    var value = try #require(data[field] as? T, "data.\(field)")
+    change(&value)
+    data[field] = value
+    record["data"] = data
+    do { _ = try view.decodeRecord(try JSONSerialization.data(withJSONObject: record)); return "" } catch { return "\(error)" }
+}
+
 /// Records of the default model's analyses, made once per key; a second
 /// test asking for a key being made waits for it.
 final class SharedAnalyses: @unchecked Sendable {
