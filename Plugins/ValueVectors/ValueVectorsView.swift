@@ -216,7 +216,6 @@ public struct ValueVectorsView: ViewPlugin {
     }
 
     public func draw(_ data: Data, options: Options, on canvas: Canvas, in frame: Rect, theme: Theme) throws {
-        let l = layout(data, options: options, width: frame.width, theme: theme, measure: canvas)
         let cols = columns(width: frame.width, theme: theme, measure: canvas)
         let font = theme.tickFont
         let titleHeight = canvas.paragraph(title(data, options: options), at: Point(frame.midX, frame.y + theme.margin), font: theme.titleFont,
@@ -251,7 +250,6 @@ public struct ValueVectorsView: ViewPlugin {
         let noteY = (rows.last?.maxY ?? headerY) + theme.margin
         canvas.paragraph(Self.note(data), at: Point(frame.x + theme.margin, noteY), font: theme.annotationFont, color: theme.muted,
                          width: frame.width - 2 * theme.margin)
-        _ = l
     }
 
     /// Each row: the neuron, its activation and norm, and its tokens with values.

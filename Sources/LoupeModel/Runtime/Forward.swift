@@ -459,7 +459,9 @@ extension Model {
         for v in values { probe += v * 0 } // stays 0 unless some v is NaN or ±inf
         guard !probe.isFinite else { return }
         if packing.count > 1 {
-            let s = packing.sequence(ofRow: (values.firstIndex { !$0.isFinite } ?? 0) / width)
+            let row = (values.firstIndex { !$0.isFinite } ?? 0) / width
+            // Logits of one row per sequence (a patching pass): the row is the sequence.
+            let s = values.count / width == packing.rows ? packing.sequence(ofRow: row) : row
             let d = config.dModel, rows = packing.rows(s)
             do {
                 _ = try run(embeddings: Array(embeddings[rows.lowerBound * d ..< rows.upperBound * d]),
