@@ -81,6 +81,9 @@ public struct TopActivationsView: ViewPlugin {
     public func analyze(_ input: AnalysisInput, options o: Options) throws -> Data {
         let id = Self.info.id, model = input.model, c = model.config
         try input.checkLayer(o.layer, view: id)
+        if !o.direction.isEmpty, o.neuron != Options().neuron {
+            throw CoreError.invalidInput(view: id, detail: "options 'neuron' and 'direction' both set: the view reads one of them")
+        }
         let direction = o.direction.isEmpty ? nil : try readDirection(o.direction, dModel: c.dModel, view: id)
         if direction == nil { try input.checkNeuron(o.neuron, view: id) }
         let hook: HookPoint = direction == nil ? .mlpPost(o.layer) : .residPost(o.layer)

@@ -101,6 +101,9 @@ public struct ValueVectorsView: ViewPlugin {
         try input.checkLayer(layer, view: id)
         let p = try input.position(options.position, view: id)
         let chosen = try chosenNeurons(options.neurons, model: model)
+        if chosen != nil, options.count != Options().count {
+            throw CoreError.invalidInput(view: id, detail: "option 'count' applies when 'neurons' is not set; with neurons=\(options.neurons) the chosen neurons are shown")
+        }
         guard let post = input.cache[.mlpPost(layer)], let logits = input.forward.logits else {
             throw CoreError.invalidInput(view: id, detail: "the pass did not record blocks.\(layer).mlp.hook_post")
         }

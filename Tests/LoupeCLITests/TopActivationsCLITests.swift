@@ -66,6 +66,12 @@ import Testing
         let peak = try #require(top["activations"] as? [Double])[peakIndex]
         #expect(abs(peak - Double(resid.data[position * 64 + 5])) <= 1e-5 * max(1, abs(peak)), "direction peak \(peak)")
 
+        // A neuron and a direction at once is refused, not one of them ignored.
+        let both = try Loupe.run(["render", "top-activations", "--model", Paths.tinyLlama, "--set", "prompts=" + set, "--set", "layer=1",
+                                  "--set", "direction=" + direction, "--set", "neuron=3", "-o", folder + "/both.png"])
+        #expect(both.status != 0 && both.stderr.contains("options 'neuron' and 'direction' both set"), "\(both.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/both.png"))
+
         // The topic means, from run's values.
         for t in topics {
             let topic = try #require(t["topic"] as? String), mean = try #require(t["mean"] as? Double)

@@ -45,6 +45,7 @@ import Testing
         #expect(message(["neurons": "1536"]).contains("'1536' is not a neuron"))
         #expect(message(["layer": "30"]).contains("layer 30 is out of range"))
         #expect(message(["layer": "-31"]).contains("out of range"))
+        #expect(message(["neurons": "7", "count": "3"]).contains("option 'count' applies when 'neurons' is not set"))
     }
 
     /// A record out of rank order, or whose score is not |m|·‖v‖, is refused.
